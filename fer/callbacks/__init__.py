@@ -1,0 +1,41 @@
+"""Callbacks from the ``callbacks`` config group."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from omegaconf import DictConfig
+
+from fer.callbacks.progress import PlainProgress
+from fer.callbacks.run_report import RunReport
+
+
+def show_bar(progress: str) -> bool:
+    """Whether to draw a progress bar: ``auto`` draws one only on a terminal."""
+    if progress not in ("auto", "bar", "plain"):
+        raise ValueError(f"callbacks.progress={progress!r}: expected auto, bar or plain")
+    return progress == "bar" or (progress == "auto" and sys.stdout.isatty())
+
+
+def build_callbacks(cfg: DictConfig, run_dir: Path, meta: dict, with_loggers: bool) -> list:
+    callbacks = [
+        ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="best",
+            monitor=cfg.checkpoint.monitor,
+            mode=cfg.checkpoint.mode,
+            save_last=True,
+            save_top_k=1,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
+        ),
+        RunReport(run_dir, meta),
+        TQDMProgressBar() if show_bar(cfg.progress) else PlainProgress(),
+    ]
+    if cfg.early_stopping.enabled:
+        callbacks.append(EarlyStopping(monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode, patience=cfg.early_stopping.patience))
+    if cfg.lr_monitor and with_loggers:
+        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    return callbacks

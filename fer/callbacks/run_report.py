@@ -1,0 +1,114 @@
+"""``RunReport``: the files every run leaves in its directory, and their W&B copies.
+
+It records one row of metrics per epoch (``history.csv``), draws
+``learning_curves.png`` when fitting ends, and when testing ends writes
+``metrics.json`` and ``confusion_matrix.png``. Its state (history, training time)
+travels in checkpoints, so ``fer.eval`` reports the same fields as the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.loggers import WandbLogger
+
+from fer.plots import plot_confusion_matrix, plot_learning_curves
+
+EPOCH_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc", "val/macro_f1")
+
+
+class RunReport(L.Callback):
+    def __init__(self, run_dir: str | Path, meta: dict):
+        self.run_dir = Path(run_dir)
+        self.meta = dict(meta)
+        self.history: list[dict] = []
+        self.train_seconds: float | None = None
+        self.best: dict = {}  # the checkpoint monitor's best value, e.g. {"best/val/acc": 0.91}
+        self._fit_start = 0.0
+
+    @property
+    def title(self) -> str:
+        return f"{self.meta.get('backbone')} on {self.meta.get('dataset')}"
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self._fit_start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        metrics = trainer.callback_metrics
+        row = {"epoch": trainer.current_epoch + 1}
+        row.update({k: float(metrics[k]) for k in EPOCH_KEYS if k in metrics})
+        row["lr"] = trainer.optimizers[0].param_groups[-1]["lr"] if trainer.optimizers else None
+        self.history.append(row)
+        self.train_seconds = time.perf_counter() - self._fit_start  # so far: what a checkpoint records
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self.train_seconds = time.perf_counter() - self._fit_start
+        checkpoint = trainer.checkpoint_callback
+        if checkpoint is not None and checkpoint.best_model_score is not None:
+            self.best = {f"best/{checkpoint.monitor}": float(checkpoint.best_model_score)}
+        if not trainer.is_global_zero or not self.history:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / "history.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=sorted({k for row in self.history for k in row}, key=lambda k: (k != "epoch", k)))
+            writer.writeheader()
+            writer.writerows(self.history)
+        plot_learning_curves(self.history, self.run_dir / "learning_curves.png", self.title)
+
+    def on_test_end(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        results = pl_module.test_results
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        report = {
+            **metrics,
+            **self.best,
+            "test/per_class_recall": results["per_class_recall"],
+            "test/confusion_matrix": results["confusion_matrix"],
+            "classes": pl_module.classes,
+            **self.meta,
+            "epochs": len(self.history),
+            "train_seconds": self.train_seconds,
+            "weights": pl_module.weights_report,
+        }
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+        plot_confusion_matrix(results["confusion_matrix"], pl_module.classes, self.run_dir / "confusion_matrix.png", f"{self.title}: test")
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                _log_to_wandb(logger, report, self.run_dir)
+
+    def state_dict(self) -> dict:
+        return {"history": self.history, "train_seconds": self.train_seconds, "best": self.best, "meta": self.meta}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.history = list(state_dict["history"])
+        self.train_seconds = state_dict["train_seconds"]
+        self.best = dict(state_dict["best"])
+        self.meta = {**state_dict["meta"], **{k: v for k, v in self.meta.items() if v is not None}}
+
+
+def _log_to_wandb(logger: WandbLogger, report: dict, run_dir: Path) -> None:
+    """Confusion matrix (interactive and as the picture), per-class recall and the curves."""
+    import wandb
+
+    classes = report["classes"]
+    y_true, y_pred = [], []
+    for i, row in enumerate(report["test/confusion_matrix"]):
+        for j, count in enumerate(row):
+            y_true += [i] * count
+            y_pred += [j] * count
+    recall = wandb.Table(columns=["class", "recall"], data=[[c, report["test/per_class_recall"][c]] for c in classes])
+    payload = {
+        "test/confusion_matrix": wandb.plot.confusion_matrix(y_true=y_true, preds=y_pred, class_names=classes),
+        "test/confusion_matrix_png": wandb.Image(str(run_dir / "confusion_matrix.png")),
+        "test/per_class_recall": wandb.plot.bar(recall, "class", "recall", title="test recall per class"),
+    }
+    if (run_dir / "learning_curves.png").exists():
+        payload["learning_curves"] = wandb.Image(str(run_dir / "learning_curves.png"))
+    logger.experiment.log(payload)
+    logger.experiment.summary.update({k: v for k, v in report.items() if isinstance(v, (int, float))})

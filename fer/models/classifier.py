@@ -1,0 +1,112 @@
+"""``EmotionClassifier``: the one LightningModule, for every backbone.
+
+Hyperparameters are plain dicts and lists (the composed config sections), so
+checkpoints reload with torch's default ``weights_only=True`` and ``fer.eval`` can
+rebuild the run's model and data from the checkpoint alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassRecall,
+)
+
+from fer.models.backbones import build_backbone
+from fer.models.optim import build_optimizer, build_scheduler, param_groups
+
+
+class EmotionClassifier(L.LightningModule):
+    def __init__(
+        self,
+        classes: Sequence[str],
+        backbone: Mapping,
+        optim: Mapping,
+        finetune: Mapping,
+        loss: Mapping,
+        data: Mapping | None = None,
+        channels_last: bool = False,
+        load_weights: bool = True,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["load_weights"])
+        self.classes = list(classes)
+        self.net, self.weights_report = build_backbone(backbone, len(self.classes), load_weights=load_weights)
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        k = len(self.classes)
+        self.train_acc = MulticlassAccuracy(k, average="micro")
+        self.val_acc = MulticlassAccuracy(k, average="micro")
+        self.val_f1 = MulticlassF1Score(k, average="macro")
+        self.test_acc = MulticlassAccuracy(k, average="micro")
+        self.test_f1 = MulticlassF1Score(k, average="macro")
+        self.test_recall = MulticlassRecall(k, average=None)
+        self.test_confusion = MulticlassConfusionMatrix(k)
+        self.test_results: dict = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.hparams.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x)
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy on hard labels or soft targets (FER+ vote distributions)."""
+        return F.cross_entropy(logits, target, label_smoothing=self.hparams.loss["label_smoothing"])
+
+    @staticmethod
+    def hard(target: torch.Tensor) -> torch.Tensor:
+        return target.argmax(1) if target.is_floating_point() else target
+
+    def training_step(self, batch, batch_idx):
+        x, target = batch
+        logits = self(x)
+        loss = self.loss(logits, target)
+        self.train_acc(logits, self.hard(target))
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, target = batch
+        logits = self(x)
+        y = self.hard(target)
+        self.val_acc(logits, y)
+        self.val_f1(logits, y)
+        self.log("val/loss", self.loss(logits, target), on_epoch=True, prog_bar=True)
+        self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)
+        self.log("val/macro_f1", self.val_f1, on_epoch=True)
+
+    def test_step(self, batch, batch_idx):
+        x, target = batch
+        logits = self(x)
+        y = self.hard(target)
+        for metric in (self.test_acc, self.test_f1, self.test_recall, self.test_confusion):
+            metric.update(logits, y)
+        self.log("test/loss", self.loss(logits, target), on_epoch=True)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/acc", self.test_acc.compute())
+        self.log("test/macro_f1", self.test_f1.compute())
+        recall = self.test_recall.compute().tolist()
+        self.test_results = {
+            "per_class_recall": dict(zip(self.classes, recall)),
+            "confusion_matrix": self.test_confusion.compute().tolist(),
+        }
+        for metric in (self.test_acc, self.test_f1, self.test_recall, self.test_confusion):
+            metric.reset()
+
+    def configure_optimizers(self):
+        cfg = self.hparams.optim
+        groups = param_groups(self.net.backbone, cfg["lr"], cfg["weight_decay"], self.hparams.finetune["lr_decay"])
+        optimizer = build_optimizer(groups, cfg)
+        total = int(self.trainer.estimated_stepping_batches)
+        per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
+        scheduler = build_scheduler(optimizer, cfg, total, per_epoch)
+        return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}

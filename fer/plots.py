@@ -1,0 +1,64 @@
+"""The figures a run leaves on disk: confusion matrix and learning curves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _matrix_panel(ax, values: np.ndarray, classes: Sequence[str], title: str, fmt: str) -> None:
+    ax.imshow(values, cmap="Blues", vmin=0, vmax=values.max() if values.max() > 0 else 1)
+    ticks = np.arange(len(classes))
+    ax.set_xticks(ticks, classes, rotation=45, ha="right")
+    ax.set_yticks(ticks, classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    threshold = values.max() / 2 if values.max() > 0 else 1
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=8, color="white" if values[i, j] > threshold else "black")
+
+
+def plot_confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str], path: str | Path, title: str = "") -> None:
+    """Counts and row-normalised (recall) panels side by side, rows = true class."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    rows = counts.sum(1, keepdims=True)
+    normalised = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    width = 4 + 0.9 * len(classes)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * width, width * 0.85))
+    _matrix_panel(axes[0], counts, classes, "counts", "d")
+    _matrix_panel(axes[1], normalised, classes, "row-normalised (recall)", ".2f")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_learning_curves(history: Sequence[dict], path: str | Path, title: str = "") -> None:
+    """Loss and accuracy per epoch, train and val."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    epochs = [h["epoch"] for h in history]
+    for ax, metric in zip(axes, ("loss", "acc")):
+        for split, style in (("train", "-o"), ("val", "-s")):
+            values = [h.get(f"{split}/{metric}") for h in history]
+            if any(v is not None for v in values):
+                ax.plot(epochs, [np.nan if v is None else v for v in values], style, label=split, markersize=3)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0].set_title("loss")
+    axes[1].set_title("accuracy")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,86 @@
+"""``python -m fer.train``: compose the config, then ``train(cfg)``.
+
+``train`` is a plain function (tests, sweeps and Optuna call it in-process): it builds
+the data, model, loggers and callbacks, fits, tests the best checkpoint, and returns
+the run's metrics (also written to ``<run dir>/metrics.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from fer.callbacks import build_callbacks, show_bar
+from fer.data import build_datamodule
+from fer.loggers import build_loggers, finish_wandb
+from fer.models.classifier import EmotionClassifier
+
+log = logging.getLogger(__name__)
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def plain(section: DictConfig) -> dict:
+    """A config section as plain containers (checkpoint-safe hyperparameters)."""
+    return OmegaConf.to_container(section, resolve=True)
+
+
+def train(cfg: DictConfig) -> dict:
+    run_dir = Path(cfg.paths.output_dir)
+    if (run_dir / "metrics.json").exists():
+        raise FileExistsError(f"{run_dir} already holds a finished run; choose another hydra.run.dir")
+    L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = build_datamodule(cfg.data, cfg.backbone.input_size, cfg.augment.transforms, cfg.seed)
+    datamodule.setup()
+    report = datamodule.report()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "data_report.json").write_text(json.dumps(report, indent=2))
+
+    model = EmotionClassifier(
+        classes=datamodule.classes,
+        backbone=plain(cfg.backbone),
+        optim=plain(cfg.optim),
+        finetune=plain(cfg.finetune),
+        loss=plain(cfg.loss),
+        data=plain(cfg.data),
+        channels_last=cfg.channels_last,
+    )
+    meta = {"dataset": datamodule.name, "backbone": cfg.backbone.name, "seed": cfg.seed}
+    loggers = build_loggers(cfg.get("logger"))
+    for logger in loggers:
+        logger.log_hyperparams(plain(cfg))
+    trainer = L.Trainer(
+        **plain(cfg.trainer),
+        logger=loggers or False,
+        callbacks=build_callbacks(cfg.callbacks, run_dir, meta, with_loggers=bool(loggers)),
+        enable_progress_bar=show_bar(cfg.callbacks.progress),
+        default_root_dir=run_dir,
+    )
+    try:
+        trainer.fit(model, datamodule=datamodule)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        if cfg.test:
+            ckpt = "best" if trainer.checkpoint_callback.best_model_path else None
+            trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+    finally:
+        finish_wandb()
+    metrics["run_dir"] = str(run_dir)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    metrics = train(cfg)
+    log.info("run directory: %s", metrics["run_dir"])
+    value = metrics.get(cfg.get("optimized_metric", "best/val/acc"))  # what a sweeper maximises
+    return None if value is None else float(value)
+
+
+if __name__ == "__main__":
+    main()
