@@ -124,10 +124,10 @@ def load_pretrained(model: nn.Module, name: str, weights: str | None) -> dict:
     shape_mismatch = [k for k in state if k in own and state[k].shape != own[k].shape]
     if shape_mismatch:
         raise WeightsUnavailable(f"{source}: tensors of another shape for {shape_mismatch[:5]} ...: weights of another architecture?")
-    result = model.load_state_dict(state, strict=False)
-    report = {"source": source, "missing": sorted(result.missing_keys), "unexpected": sorted(result.unexpected_keys)}
-    loaded = len(own) - len(report["missing"])
-    log.info("weights %s: %d/%d tensors loaded; missing %s; unexpected %s", source, loaded, len(own), report["missing"], report["unexpected"])
+    loaded = sum(k in own for k in state)
     if loaded == 0:
         raise WeightsUnavailable(f"{source}: no tensor matched the model's keys; weights of another architecture?")
+    result = model.load_state_dict(state, strict=False)
+    report = {"source": source, "missing": sorted(result.missing_keys), "unexpected": sorted(result.unexpected_keys)}
+    log.info("weights %s: %d/%d tensors loaded; missing %s; unexpected %s", source, loaded, len(own), report["missing"], report["unexpected"])
     return report

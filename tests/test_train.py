@@ -1,0 +1,122 @@
+"""The main command end to end on a tiny synthetic set, checkpoints, eval, loggers, multirun."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from fer.eval import evaluate
+from fer.train import train
+from tests.conftest import compose_config
+
+ROOT = Path(__file__).parents[1]
+RUN_FILES = ["confusion_matrix.png", "learning_curves.png", "metrics.json", "checkpoints/best.ckpt", "checkpoints/last.ckpt", "data_report.json", "history.csv"]
+METRIC_KEYS = ["test/acc", "test/macro_f1", "test/per_class_recall", "test/confusion_matrix", "classes", "dataset", "backbone", "seed", "epochs", "train_seconds"]
+
+
+def check_run_dir(run_dir: Path) -> dict:
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), f"{run_dir} lacks {name}"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in METRIC_KEYS:
+        assert key in metrics, key
+    classes = metrics["classes"]
+    matrix = metrics["test/confusion_matrix"]
+    assert len(matrix) == len(classes) and all(len(row) == len(classes) for row in matrix)
+    assert set(metrics["test/per_class_recall"]) == set(classes)
+    diagonal = sum(matrix[i][i] for i in range(len(classes)))
+    assert metrics["test/acc"] == pytest.approx(diagonal / sum(map(sum, matrix)), abs=1e-6)
+    return metrics
+
+
+def test_train_writes_the_run_directory_and_eval_reproduces_it(train_config, tmp_path):
+    cfg = train_config("trainer.max_epochs=2")
+    metrics = train(cfg)
+    run_dir = Path(metrics["run_dir"])
+    saved = check_run_dir(run_dir)
+    assert saved["dataset"] == "synthetic" and saved["backbone"] == "fer_shallow_cnn" and saved["epochs"] == 2
+    assert saved["seed"] == 42 and saved["train_seconds"] > 0
+    assert len(saved["test/confusion_matrix"]) == 7 and sum(map(sum, saved["test/confusion_matrix"])) == 70
+    # plain hyperparameters: loads with torch's default weights_only=True
+    checkpoint = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["hyper_parameters"]["classes"][3] == "happy"
+    history = (run_dir / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch") and len(history) == 3
+
+    eval_cfg = compose_config("eval", [f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "trainer.accelerator=cpu"], tmp_path / "eval")
+    again = evaluate(eval_cfg)
+    check_run_dir_eval = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert (tmp_path / "eval" / "confusion_matrix.png").is_file()
+    assert again["test/acc"] == pytest.approx(saved["test/acc"])
+    assert check_run_dir_eval["test/confusion_matrix"] == saved["test/confusion_matrix"]
+    assert check_run_dir_eval["epochs"] >= 1 and check_run_dir_eval["checkpoint"].endswith("best.ckpt")
+
+
+def test_a_finished_run_is_never_overwritten(train_config):
+    cfg = train_config()
+    train(cfg)
+    before = (Path(cfg.paths.output_dir) / "metrics.json").read_text()
+    with pytest.raises(FileExistsError, match="already holds a finished run"):
+        train(cfg)
+    assert (Path(cfg.paths.output_dir) / "metrics.json").read_text() == before
+
+
+def test_eval_names_a_missing_checkpoint(tmp_path):
+    cfg = compose_config("eval", [f"ckpt={tmp_path / 'nope.ckpt'}"], tmp_path / "eval")
+    with pytest.raises(FileNotFoundError, match="nope.ckpt"):
+        evaluate(cfg)
+
+
+@pytest.mark.parametrize("logger", ["csv", "tensorboard", "wandb", "none"])
+def test_each_logger_runs(train_config, logger):
+    cfg = train_config(f"logger={logger}")
+    run_dir = Path(train(cfg)["run_dir"])
+    check_run_dir(run_dir)
+    if logger in ("csv", "tensorboard", "wandb"):
+        assert (run_dir / "csv" / "metrics.csv").is_file()
+    if logger == "tensorboard":
+        assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    if logger == "wandb":
+        import wandb
+
+        offline_runs = list((run_dir / "wandb").glob("offline-run-*"))
+        assert len(offline_runs) == 1 and list(offline_runs[0].glob("*.wandb"))
+        assert wandb.run is None  # finished, so the next job starts its own run
+
+
+@pytest.mark.parametrize("debug", ["limit", "overfit"])
+def test_debug_options_run(train_config, debug):
+    cfg = train_config(f"debug={debug}", "trainer.max_epochs=2")
+    metrics = train(cfg)
+    assert Path(metrics["run_dir"], "checkpoints", "last.ckpt").is_file()
+
+
+def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_cli_multirun_leaves_one_complete_run_per_job_and_eval_cli(tmp_path):
+    done = run_cli(["fer.train", "-m", "backbone=shallow_cnn,resnet18", "debug=fast", "logger=wandb"], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    sweeps = list((tmp_path / "logs" / "train" / "multiruns").iterdir())
+    assert len(sweeps) == 1
+    jobs = sorted(p for p in sweeps[0].iterdir() if p.is_dir())
+    assert [p.name for p in jobs] == ["0_shallow_cnn", "1_resnet18"]
+    runs = {check_run_dir(job)["backbone"] for job in jobs}
+    assert runs == {"fer_shallow_cnn", "resnet18"}
+    # each job wrote its own W&B run
+    assert all(len(list((job / "wandb").glob("offline-run-*"))) == 1 for job in jobs)
+    # not a terminal: plain lines, no progress bar
+    assert "epoch 1/1" in done.stdout
+
+    ckpt = jobs[1] / "checkpoints" / "best.ckpt"
+    evaluated = run_cli(["fer.eval", f"ckpt={ckpt}"], tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    eval_runs = list((tmp_path / "logs" / "eval" / "runs").iterdir())
+    again = json.loads((eval_runs[0] / "metrics.json").read_text())
+    assert again["test/acc"] == pytest.approx(json.loads((jobs[1] / "metrics.json").read_text())["test/acc"])
