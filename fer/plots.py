@@ -31,8 +31,8 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str
     counts = np.asarray(matrix, dtype=np.int64)
     rows = counts.sum(1, keepdims=True)
     normalised = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
-    width = 4 + 0.9 * len(classes)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * width, width * 0.85))
+    side = 2.5 + 0.55 * len(classes)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side, side))
     _matrix_panel(axes[0], counts, classes, "counts", "d")
     _matrix_panel(axes[1], normalised, classes, "row-normalised (recall)", ".2f")
     if title:

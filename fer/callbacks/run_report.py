@@ -86,6 +86,10 @@ class RunReport(L.Callback):
         return {"history": self.history, "train_seconds": self.train_seconds, "best": self.best, "meta": self.meta}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Restore a checkpoint's record (resume, fer.eval), but not over a live one:
+        testing the best checkpoint after fitting must keep the whole run's history."""
+        if self.history:
+            return
         self.history = list(state_dict["history"])
         self.train_seconds = state_dict["train_seconds"]
         self.best = dict(state_dict["best"])

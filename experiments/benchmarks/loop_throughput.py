@@ -1,0 +1,123 @@
+"""Training throughput: the Lightning loop of fer.train against a plain PyTorch loop.
+
+Same model (EmotionNet as built from conf/backbone/<name>.yaml), optimizer (AdamW),
+batch size, in-memory synthetic data and DataLoader; both time the same steps after a
+warm-up, data loading included. Prints images/s for each and their ratio.
+
+    python experiments/benchmarks/loop_throughput.py [--backbone shallow_cnn] [--batch-size 64] [--steps 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import lightning as L  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+from fer.data.synthetic import SyntheticDataModule  # noqa: E402
+from fer.models.classifier import EmotionClassifier  # noqa: E402
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+class StepTimer(L.Callback):
+    """Wall time from the start of batch ``warmup`` to the end of batch ``warmup + steps - 1``."""
+
+    def __init__(self, warmup: int, steps: int):
+        self.warmup, self.steps, self.seconds = warmup, steps, 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step == self.warmup + self.steps:
+            self.seconds = time.perf_counter() - self.start
+
+
+def make_module(args) -> EmotionClassifier:
+    backbone = yaml.safe_load((CONF / "backbone" / f"{args.backbone}.yaml").read_text())
+    optim = yaml.safe_load((CONF / "optim" / "adamw.yaml").read_text())
+    optim["scheduler"] = "constant"
+    return EmotionClassifier(
+        classes=[str(i) for i in range(7)],
+        backbone={**backbone, "pretrained": False},
+        optim=optim,
+        finetune={"strategy": "full", "lr_decay": 1.0},
+        loss={"label_smoothing": 0.0},
+        channels_last=args.channels_last,
+    )
+
+
+def lightning_loop(args, datamodule) -> float:
+    timer = StepTimer(args.warmup, args.steps)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_steps=args.warmup + args.steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[timer],
+    )
+    trainer.fit(make_module(args), train_dataloaders=datamodule.train_dataloader())
+    return args.steps * args.batch_size / timer.seconds
+
+
+def plain_loop(args, datamodule) -> float:
+    module = make_module(args)
+    optimizer = torch.optim.AdamW(module.net.parameters(), lr=module.hparams.optim["lr"], weight_decay=module.hparams.optim["weight_decay"])
+    module.train()
+    step, start = 0, 0.0
+    while True:
+        for x, y in datamodule.train_dataloader():
+            if step == args.warmup:
+                start = time.perf_counter()
+            loss = torch.nn.functional.cross_entropy(module(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if step == args.warmup + args.steps:
+                return args.steps * args.batch_size / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backbone", default="shallow_cnn", help="a conf/backbone option")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=150, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating measurements of each loop")
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args()
+
+    num = (args.warmup + args.steps + 1) * args.batch_size
+    datamodule = SyntheticDataModule(num_train=num, num_val=7, num_test=7, batch_size=args.batch_size, num_workers=args.num_workers, input_size=yaml.safe_load((CONF / "backbone" / f"{args.backbone}.yaml").read_text())["input_size"])
+    datamodule.setup()
+    print(f"backbone={args.backbone} batch={args.batch_size} steps={args.steps} workers={args.num_workers} threads={torch.get_num_threads()} channels_last={args.channels_last}")
+    rates = {"lightning": [], "plain": []}
+    for r in range(args.repeats):
+        torch.manual_seed(r)
+        rates["plain"].append(plain_loop(args, datamodule))
+        torch.manual_seed(r)
+        rates["lightning"].append(lightning_loop(args, datamodule))
+        print(f"  repeat {r + 1}: plain {rates['plain'][-1]:.0f} img/s, lightning {rates['lightning'][-1]:.0f} img/s", flush=True)
+    plain, lightning = statistics.median(rates["plain"]), statistics.median(rates["lightning"])
+    print(f"plain PyTorch loop: {plain:.0f} images/s (median of {args.repeats})")
+    print(f"Lightning loop:     {lightning:.0f} images/s (median of {args.repeats})")
+    print(f"Lightning/plain:    {lightning / plain:.3f}")
+
+
+if __name__ == "__main__":
+    main()
