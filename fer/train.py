@@ -40,6 +40,7 @@ def train(cfg: DictConfig) -> dict:
     report = datamodule.report()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "data_report.json").write_text(json.dumps(report, indent=2))
+    datamodule.save_splits(run_dir / "splits.csv")
 
     model = EmotionClassifier(
         classes=datamodule.classes,

@@ -1,0 +1,74 @@
+"""The real copies in ../shared/data (skipped with the reason when absent; CI has them)."""
+
+import re
+
+import numpy as np
+import pytest
+
+from fer.data.ckplus import CKPlusDataModule
+from fer.data.fer2013 import FER2013DataModule
+from tests.conftest import shared_data
+
+pytestmark = pytest.mark.realdata
+
+FER2013_COUNTS = {  # ../shared/data/README.md: train / PublicTest / PrivateTest
+    "angry": (3995, 467, 491),
+    "disgust": (436, 56, 55),
+    "fear": (4097, 496, 528),
+    "happy": (7215, 895, 879),
+    "neutral": (4965, 607, 626),
+    "sad": (4830, 653, 594),
+    "surprise": (3171, 415, 416),
+}
+
+
+@pytest.fixture(scope="module")
+def fer2013(tmp_path_factory):
+    dm = FER2013DataModule(root=str(shared_data("fer2013")), cache_dir=str(tmp_path_factory.mktemp("cache")), num_workers=0)
+    dm.setup()
+    return dm
+
+
+def test_fer2013_counts_per_split_and_class(fer2013):
+    report = fer2013.report()
+    assert report["num_images"] == 35_887 and report["num_skipped"] == 0
+    for name, (train, val, test) in FER2013_COUNTS.items():
+        assert (report["splits"]["train"][name], report["splits"]["val"][name], report["splits"]["test"][name]) == (train, val, test)
+    assert report["image_shape"] == [48, 48]
+
+
+def test_fer2013_known_duplicates_and_leaks(fer2013):
+    duplicates = fer2013.report()["duplicates"]
+    assert duplicates["groups"] == 1516 and duplicates["images_in_groups"] == 3369
+    assert duplicates["cross_split_leaks"] == 568
+    assert duplicates["conflicting_label_groups"] == 57
+    assert duplicates["largest_group"] == 12 and duplicates["constant_images"] >= 12
+
+
+def test_fer2013_csv_rows_equal_the_matching_images(fer2013):
+    """The real CSV sample: each row has a twin among the training JPEGs within JPEG error."""
+    csv = FER2013DataModule(root=str(shared_data("fer2013_csv_sample") / "fer2013_head151.csv"))
+    rows = csv.load()
+    assert len(rows.images) == 151 and set(rows.splits) == {"train"}
+    train = fer2013.data["train"]
+    a = rows.images.reshape(151, -1).astype(np.float32)
+    b = train.images.reshape(len(train.images), -1).astype(np.float32)
+    nearest = ((a**2).sum(1)[:, None] - 2 * a @ b.T + (b**2).sum(1)[None]).argmin(1)
+    error = np.abs(a - b[nearest]).mean(1)
+    assert error.max() < 4.0 and 0.5 < error.mean() < 2.5  # JPEG rounding, ~1.3 grey levels
+    # and the labels agree (FER2013 code order is the project's order)
+    assert (rows.labels == train.labels[nearest]).mean() > 0.97
+
+
+def test_ckplus48_subjects_and_subject_folds(tmp_path):
+    root = shared_data("ckplus48")
+    tests = []
+    for fold in range(10):
+        dm = CKPlusDataModule(root=str(root), protocol="kfold", num_folds=10, fold=fold, cache_dir=str(tmp_path))
+        report = dm.report()
+        assert report["num_images"] == 981 and report["num_subjects"] == 118
+        assert report["subject_overlap"] == []
+        tests.append(set(dm.data["test"].subjects))
+    assert set().union(*tests) == set(np.unique(dm.data["train"].subjects)) | set(dm.data["val"].subjects) | set(dm.data["test"].subjects)
+    assert sum(len(t) for t in tests) == 118  # every subject is tested exactly once
+    assert all(re.fullmatch(r"S\d{3}", s) for s in tests[0])
