@@ -1,0 +1,22 @@
+"""``python -m fer.data data=NAME data.root=PATH [data.protocol=... data.fold=...]``:
+print the dataset report (the same one training saves in its run directory)."""
+
+from __future__ import annotations
+
+import json
+
+import hydra
+from omegaconf import DictConfig
+
+from fer.data import build_datamodule
+from fer.train import CONF_DIR
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="inspect_data")
+def main(cfg: DictConfig) -> None:
+    datamodule = build_datamodule(cfg.data, 48, [], cfg.seed)
+    print(json.dumps(datamodule.report(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""The LightningDataModule every dataset subclasses.
+
+A file-based subclass says which files make up the dataset (``source_files``) and how
+to decode them into :class:`FaceArrays` (``decode``); the base caches the decoded
+arrays, selects and orders classes, assigns splits by protocol, builds the transforms
+and loaders, and describes all of it in a JSON-able report. Nothing is ever written
+under ``data.root``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from fer.data import cache
+from fer.data.arrays import FaceArrays, FaceDataset
+from fer.data.decode import DataError, Problems
+from fer.data.report import duplicates_summary, split_counts, subject_overlap
+from fer.data.splits import assign
+from fer.data.transforms import eval_transform, train_transform
+from fer.labels import select_classes
+
+SPLITS = ("train", "val", "test")
+
+
+class FERDataModule(L.LightningDataModule):
+    name = "base"
+    expected = "the dataset's files"  # what data.root should hold, for error messages
+
+    def __init__(
+        self,
+        *,
+        root: str | None = None,
+        classes: Sequence[str] | None = None,
+        protocol: str = "official",
+        num_folds: int = 10,
+        fold: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        strict: bool = False,
+        image_size: int = 48,
+        cache_dir: str | None = None,
+        batch_size: int = 64,
+        num_workers: int = 2,
+        input_size: int = 48,
+        augment: Sequence = (),
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.root = root
+        self.requested_classes = None if classes is None else list(classes)
+        self.protocol = {"protocol": protocol, "num_folds": num_folds, "fold": fold, "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
+        self.strict = strict
+        self.image_size = image_size
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.input_size = input_size
+        self.augment = list(augment)
+        self.seed = seed
+        self.classes: list[str] = []
+        self.data: dict[str, FaceArrays] = {}
+        self.skipped: list[dict] = []
+        self.extra: dict = {}  # loader-specific facts for the report (e.g. face detection counts)
+        self._report: dict = {}
+
+    # -- what a file-based dataset implements -------------------------------------------
+    def source_files(self, root: Path) -> list[Path]:
+        """Every file the dataset is decoded from (their sizes and times key the cache)."""
+        raise NotImplementedError
+
+    def decode(self, root: Path, files: list[Path], problems: Problems) -> FaceArrays:
+        """Decode ``files`` into arrays; bad items go to ``problems``."""
+        raise NotImplementedError
+
+    def decode_settings(self) -> dict:
+        """Settings that change the decoded arrays (part of the cache key)."""
+        return {"image_size": self.image_size, "strict": self.strict}
+
+    # -- shared machinery ---------------------------------------------------------------
+    def resolve_root(self) -> Path:
+        if self.root is None:
+            raise DataError(f"data.root is not set: point it at {self.expected}")
+        root = Path(self.root).expanduser()
+        if not root.exists():
+            raise DataError(f"data.root={root} does not exist (expected {self.expected})")
+        return root
+
+    def load(self) -> FaceArrays:
+        """Decoded arrays from the cache when the source is unchanged, else decoded afresh."""
+        root = self.resolve_root()
+        files = self.source_files(root)
+        if not files:
+            raise DataError(f"data.root={root} holds no files of this dataset (expected {self.expected})")
+        base = root if root.is_dir() else root.parent
+        key = cache.source_key(base, files, {"loader": type(self).__name__, **self.decode_settings()})
+        path = Path(self.cache_dir).expanduser() / f"{self.name}-{key}.npz" if self.cache_dir else None
+        if path is not None and (hit := cache.load(path)) is not None:
+            arrays, self.skipped, self.extra = hit
+            return arrays
+        problems = Problems(self.strict)
+        arrays = self.decode(root, files, problems)
+        self.skipped = problems.skipped
+        if len(arrays.images) == 0:
+            raise DataError(f"data.root={root}: no image could be loaded ({len(self.skipped)} skipped; expected {self.expected})")
+        if path is not None:
+            cache.save(path, arrays, self.skipped, self.extra)
+        return arrays
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.data:
+            return
+        arrays = self.load()
+        self.classes = select_classes(self.requested_classes, arrays.classes)
+        arrays = arrays.select_classes(self.classes)
+        p = self.protocol
+        index, note = assign(arrays.labels, arrays.splits, arrays.subjects, p["protocol"], p["num_folds"], p["fold"], p["val_fraction"], p["test_fraction"], p["seed"])
+        empty = [s for s in SPLITS if len(index[s]) == 0]
+        if empty:
+            raise DataError(f"{self.name}: split(s) {empty} are empty under protocol {p['protocol']}; check data.root, data.classes and the protocol")
+        self.data = {s: arrays.subset(index[s]) for s in SPLITS}
+        split_of = np.empty(len(arrays.labels), dtype=object)
+        for s in SPLITS:
+            split_of[index[s]] = s
+        self._report = {
+            "dataset": self.name,
+            "root": None if self.root is None else str(Path(self.root).expanduser().resolve()),
+            "classes": self.classes,
+            "num_images": int(sum(len(i) for i in index.values())),
+            "splits": split_counts(arrays, index),
+            "protocol": {**p, "note": note},
+            "num_subjects": None if arrays.subjects is None else int(len(np.unique(arrays.subjects))),
+            "subject_overlap": subject_overlap(arrays, index),
+            "image_shape": list(arrays.images.shape[1:]),
+            "duplicates": duplicates_summary(arrays, split_of),
+            **self.extra,
+            "num_skipped": len(self.skipped),
+            "skipped": self.skipped,
+        }
+
+    def report(self) -> dict:
+        """What was loaded, how it was split, duplicates, and every skipped item."""
+        self.setup()
+        return self._report
+
+    def save_splits(self, path: Path) -> None:
+        """The split of every image (file, split, label), so a run's split can be checked or reused."""
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["file", "split", "label"])
+            for split, arrays in self.data.items():
+                writer.writerows((file, split, self.classes[label]) for file, label in zip(arrays.files, arrays.labels))
+
+    @property
+    def native_size(self) -> int:
+        return int(self.data["train"].images.shape[1])
+
+    def dataset(self, split: str, augment: bool | None = None) -> FaceDataset:
+        """The torch Dataset of one split; training augments unless told otherwise."""
+        augment = split == "train" if augment is None else augment
+        if augment:
+            transform = train_transform(self.augment, self.input_size, self.native_size)
+        else:
+            transform = eval_transform(self.input_size, self.native_size)
+        return FaceDataset(self.data[split], transform)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.dataset(split),
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+            drop_last=shuffle and len(self.data[split].images) > self.batch_size,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,147 @@
+"""``data=fer2013``: the Kaggle CSVs and the image-folder copy, with the official splits.
+
+Accepted at ``data.root``:
+- ``fer2013.csv`` or ``fer2013.csv.gz`` (``emotion,pixels,Usage``), or a folder holding one;
+- ``icml_face_data.csv`` (``emotion, Usage, pixels``: other order, names with a space);
+- the image-folder layout ``train/<class>/*.jpg`` + ``test/<class>/*.jpg``. Where file
+  names keep their ``PublicTest_``/``PrivateTest_`` prefix the two test sets are told
+  apart; where a copy merged them, the whole test folder is the test split and val is
+  carved from train (the report says so).
+Official protocol: train = Training, val = PublicTest, test = PrivateTest.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer.data.arrays import FaceArrays
+from fer.data.datamodule import FERDataModule
+from fer.data.decode import DataError, Problems, list_images, read_grey
+from fer.labels import FER2013_CLASSES, canonical
+
+USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+CSV_NAMES = ("fer2013.csv", "fer2013.csv.gz", "icml_face_data.csv", "icml_face_data.csv.gz")
+PIXELS = 48 * 48
+
+
+def _open_text(path: Path):
+    return io.TextIOWrapper(gzip.open(path), newline="") if path.suffix == ".gz" else open(path, newline="")
+
+
+def read_fer2013_csv(path: Path, problems: Problems) -> FaceArrays:
+    """One of the Kaggle CSVs: column names are matched after stripping spaces, any order."""
+    with _open_text(path) as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader, [])]
+        missing = {"emotion", "pixels", "Usage"} - set(header)
+        if missing:
+            raise DataError(f"{path}: expected the columns emotion, pixels and Usage; missing {sorted(missing)} in header {header}")
+        col = {name: header.index(name) for name in ("emotion", "pixels", "Usage")}
+        labels, splits, files, pixels = [], [], [], []
+        for line, row in enumerate(reader, start=2):
+            where = f"{path.name}:{line}"
+            if len(row) < len(header):
+                problems.skip(where, f"row has {len(row)} fields, expected {len(header)}")
+                continue
+            text = row[col["pixels"]].strip()
+            count = text.count(" ") + 1 if text else 0
+            if count != PIXELS:
+                problems.skip(where, f"row has {count} pixel values, expected {PIXELS} (48x48)")
+                continue
+            usage = row[col["Usage"]].strip()
+            emotion = row[col["emotion"]].strip()
+            if usage not in USAGE:
+                problems.skip(where, f"Usage {usage!r} is not one of {list(USAGE)}")
+                continue
+            if emotion not in {str(i) for i in range(7)}:
+                problems.skip(where, f"emotion {emotion!r} is not a code 0-6")
+                continue
+            labels.append(int(emotion))
+            splits.append(USAGE[usage])
+            files.append(where)
+            pixels.append(text)
+    values = np.array(" ".join(pixels).split(), dtype=np.int32) if pixels else np.zeros(0, np.int32)
+    if values.size and (values.min() < 0 or values.max() > 255):
+        raise DataError(f"{path}: pixel values outside 0..255")
+    return FaceArrays(
+        images=values.astype(np.uint8).reshape(-1, 48, 48),
+        labels=np.array(labels, np.int64),
+        classes=list(FER2013_CLASSES),
+        splits=np.array(splits, dtype="<U5"),
+        files=files,
+    )
+
+
+def split_from_name(path: Path, folder: str) -> str:
+    """``Training_``/``PublicTest_``/``PrivateTest_`` prefixes name the split; else the folder does."""
+    for prefix, split in USAGE.items():
+        if path.name.startswith(prefix + "_"):
+            return split
+    return "train" if folder == "train" else "test"
+
+
+def read_class_folders(root: Path, folders: dict[str, Path], problems: Problems, image_size: int, classes: list[str]) -> tuple[list, list, list, list]:
+    """Images of ``<split folder>/<class>/`` trees: (images, labels, splits, files), decoded in threads."""
+    entries = []  # (path, label, split)
+    for split_folder, folder in folders.items():
+        for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+            try:
+                label = classes.index(canonical(class_dir.name))
+            except (KeyError, ValueError):
+                problems.skip(class_dir, f"unknown class folder; expected one of {classes}")
+                continue
+            images = list_images(class_dir)
+            if not images:
+                problems.skip(class_dir, "empty class folder")
+            entries += [(p, label, split_from_name(p, split_folder)) for p in images]
+    if not entries and not problems.skipped:
+        raise DataError(f"{root}: no images in any class folder")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        decoded = list(pool.map(lambda e: read_grey(e[0]), entries))
+    images, labels, splits, files = [], [], [], []
+    for (path, label, split), image in zip(entries, decoded):
+        if image is None:
+            problems.skip(path.relative_to(root), "not a readable image")
+            continue
+        if image.shape != (image_size, image_size):
+            image = cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
+        images.append(image)
+        labels.append(label)
+        splits.append(split)
+        files.append(str(path.relative_to(root)))
+    return images, labels, splits, files
+
+
+class FER2013DataModule(FERDataModule):
+    name = "fer2013"
+    expected = "fer2013.csv(.gz), icml_face_data.csv, or the image folders train/<class>/ and test/<class>/"
+
+    def _csv(self, root: Path) -> Path | None:
+        if root.is_file():
+            return root
+        return next((root / n for n in CSV_NAMES if (root / n).is_file()), None)
+
+    def source_files(self, root: Path) -> list[Path]:
+        if (table := self._csv(root)) is not None:
+            return [table]
+        if not (root / "train").is_dir() or not (root / "test").is_dir():
+            raise DataError(f"data.root={root}: expected {self.expected}; found {sorted(p.name for p in root.iterdir())[:10]}")
+        return sorted(p for split in ("train", "test") for c in (root / split).iterdir() if c.is_dir() for p in list_images(c))
+
+    def decode(self, root: Path, files: list[Path], problems: Problems) -> FaceArrays:
+        if files[0].suffix in (".csv", ".gz"):
+            return read_fer2013_csv(files[0], problems)
+        folders = {"train": root / "train", "test": root / "test"}
+        images, labels, splits, names = read_class_folders(root, folders, problems, self.image_size, list(FER2013_CLASSES))
+        splits = np.array(splits, dtype="<U5")
+        test = splits[splits != "train"]
+        if len(test) and not (test == "val").any():
+            self.extra["split_note"] = "the test folder merges PublicTest and PrivateTest (no file-name prefixes): test = the whole test folder, val carved from train"
+        return FaceArrays(images=np.stack(images) if images else np.zeros((0, 48, 48), np.uint8), labels=np.array(labels, np.int64), classes=list(FER2013_CLASSES), splits=splits, files=names)
