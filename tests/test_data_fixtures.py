@@ -179,3 +179,18 @@ def test_fer_data_cli_prints_the_report(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert report["dataset"] == "ckplus" and report["num_subjects"] == 12 and report["subject_overlap"] == []
+
+
+def test_non_numeric_or_out_of_range_pixels_are_named(tmp_path):
+    path = write_fer2013_csv(tmp_path / "fer2013.csv", fer_rows())
+    lines = path.read_text().splitlines()
+    for line_no, bad in ((3, "abc"), (8, "300")):
+        emotion, pixels, usage = lines[line_no - 1].split(",")
+        values = pixels.split()
+        values[100] = bad
+        lines[line_no - 1] = ",".join([emotion, " ".join(values), usage])
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"fer2013.csv:3: pixels are not 2304 integers in 0..255"):
+        FER2013DataModule(root=str(path), strict=True).report()
+    report = FER2013DataModule(root=str(path)).report()
+    assert report["num_images"] == 19 and [s["file"] for s in report["skipped"]] == ["fer2013.csv:3", "fer2013.csv:8"]
