@@ -26,7 +26,8 @@ def source_key(root: Path, files: list[Path], settings: dict) -> str:
     digest = hashlib.sha256(json.dumps({"format": FORMAT, **settings}, sort_keys=True, default=str).encode())
     for path in files:
         stat = path.stat()
-        digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        name = path.relative_to(root) if path.is_relative_to(root) else path.resolve()
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:24]
 
 
