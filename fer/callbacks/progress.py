@@ -6,7 +6,7 @@ import time
 
 import lightning as L
 
-SHOWN = ("train/loss", "train/acc", "val/loss", "val/acc", "val/macro_f1")
+from fer.callbacks.run_report import EPOCH_KEYS
 
 
 class PlainProgress(L.Callback):
@@ -17,7 +17,7 @@ class PlainProgress(L.Callback):
         if not trainer.is_global_zero:
             return
         metrics = trainer.callback_metrics
-        values = "  ".join(f"{k} {float(metrics[k]):.4f}" for k in SHOWN if k in metrics)
+        values = "  ".join(f"{k} {float(metrics[k]):.4f}" for k in EPOCH_KEYS if k in metrics)
         print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  {values}  ({time.perf_counter() - self._start:.1f}s)", flush=True)
 
     def on_test_end(self, trainer, pl_module) -> None:

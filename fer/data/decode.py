@@ -50,18 +50,6 @@ def read_grey(path: Path) -> np.ndarray | None:
         return None
 
 
-def require_dir(root: str | Path | None, what: str) -> Path:
-    """``data.root`` as an existing directory, or a DataError that says what was expected."""
-    if root is None:
-        raise DataError(f"data.root is not set: point it at {what}")
-    path = Path(root).expanduser()
-    if not path.exists():
-        raise DataError(f"data.root={path} does not exist (expected {what})")
-    if not path.is_dir():
-        raise DataError(f"data.root={path} is a file; expected a folder holding {what}")
-    return path
-
-
 def list_images(folder: Path) -> list[Path]:
     """Image files directly in ``folder`` (any suffix case), sorted by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
