@@ -102,6 +102,13 @@ def _parse_pixels(rows: list[str], where: list[str], problems: Problems) -> list
     return images
 
 
+def find_csv(root: Path) -> Path | None:
+    """``root`` itself when it is a file, else the first Kaggle CSV inside it."""
+    if root.is_file():
+        return root
+    return next((root / n for n in CSV_NAMES if (root / n).is_file()), None)
+
+
 def split_from_name(path: Path, folder: str) -> str:
     """``Training_``/``PublicTest_``/``PrivateTest_`` prefixes name the split; else the folder does."""
     for prefix, split in USAGE.items():
@@ -146,13 +153,8 @@ class FER2013DataModule(FERDataModule):
     name = "fer2013"
     expected = "fer2013.csv(.gz), icml_face_data.csv, or the image folders train/<class>/ and test/<class>/"
 
-    def _csv(self, root: Path) -> Path | None:
-        if root.is_file():
-            return root
-        return next((root / n for n in CSV_NAMES if (root / n).is_file()), None)
-
     def source_files(self, root: Path) -> list[Path]:
-        if (table := self._csv(root)) is not None:
+        if (table := find_csv(root)) is not None:
             return [table]
         if not (root / "train").is_dir() or not (root / "test").is_dir():
             raise DataError(f"data.root={root}: expected {self.expected}; found {sorted(p.name for p in root.iterdir())[:10]}")

@@ -19,7 +19,7 @@ import numpy as np
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
 from fer.data.decode import DataError, Problems
-from fer.data.fer2013 import CSV_NAMES, USAGE, read_fer2013_csv
+from fer.data.fer2013 import USAGE, find_csv, read_fer2013_csv
 from fer.labels import EMOTIONS, canonical
 
 VOTE_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
@@ -60,7 +60,7 @@ class FERPlusDataModule(FERDataModule):
 
     def source_files(self, root: Path) -> list[Path]:
         folder = root if root.is_dir() else root.parent
-        table = root if root.is_file() else next((root / n for n in CSV_NAMES if (root / n).is_file()), None)
+        table = find_csv(root)
         votes = Path(self.votes).expanduser() if self.votes else folder / "fer2013new.csv"
         if table is None:
             raise DataError(f"data.root={root}: no fer2013.csv there (expected {self.expected})")
