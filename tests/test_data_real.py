@@ -45,6 +45,30 @@ def test_fer2013_known_duplicates_and_leaks(fer2013):
     assert duplicates["largest_group"] == 12 and duplicates["constant_images"] >= 12
 
 
+def test_fer2013_reproducible_cleaning(fer2013):
+    """Every known defect removed: no duplicate, leak or blank image is left."""
+    from fer.data.arrays import FaceArrays
+    from fer.data.cleaning import clean
+    from fer.data.report import duplicates_summary
+
+    whole = FaceArrays(**{k: np.concatenate([getattr(fer2013.data[s], k) for s in ("train", "val", "test")]) for k in ("images", "labels", "splits")}, classes=fer2013.classes)
+    kept, report = clean(whole)
+    assert report["constant_images"] == 12 and report["cross_split_duplicates"] >= 560
+    assert report["removed"] == report["constant_images"] + report["conflicting_label_images"] + report["cross_split_duplicates"] + report["within_split_duplicates"]
+    assert len(kept.images) == 35_887 - report["removed"]
+    after = duplicates_summary(kept, kept.splits)
+    assert after["groups"] == after["cross_split_leaks"] == after["constant_images"] == 0
+
+
+def test_kdef_sample_parsed():
+    from fer.data.kdef import KDEFDataModule
+
+    report = KDEFDataModule(root=str(shared_data("kdef_sample")), cache_dir=None, num_workers=0).report()
+    assert report["num_images"] == 82 and report["num_skipped"] == 0 and report["filtered_out"] == 0
+    assert report["face_crop"]["faces_found"] == 82
+    assert report["num_subjects"] == len({name[1:4] for name in (p.name for p in shared_data("kdef_sample").glob("*.jpg"))})
+
+
 def test_fer2013_csv_rows_equal_the_matching_images(fer2013):
     """The real CSV sample: each row has a twin among the training JPEGs within JPEG error."""
     csv = FER2013DataModule(root=str(shared_data("fer2013_csv_sample") / "fer2013_head151.csv"))

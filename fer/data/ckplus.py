@@ -1,14 +1,22 @@
-"""``data=ckplus``: CK+ in the common 48x48 layout (CK+48), split by subject.
+"""``data=ckplus``: CK+ (Extended Cohn-Kanade), split by subject.
 
-``data.root`` holds class folders (``anger contempt disgust fear happy sadness
-surprise``) of ``S<subject>_<sequence>_<frame>.png`` files: 327 sequences x 3 peak
-frames. Frames of one sequence are near-duplicates and subjects repeat across
-sequences, so every protocol keeps a subject's images in one split.
+Two layouts are accepted at ``data.root``:
+- CK+48, the common 48x48 copy: class folders (``anger contempt disgust fear happy
+  sadness surprise``) of ``S<subject>_<sequence>_<frame>.png`` files, 327 sequences x 3
+  peak frames, no neutral;
+- the original release: ``cohn-kanade-images/S005/001/S005_001_00000001.png`` frames and
+  ``Emotion/S005/001/S005_001_000000NN_emotion.txt`` labels (one float: 0 neutral,
+  1 anger, 2 contempt, 3 disgust, 4 fear, 5 happy, 6 sadness, 7 surprise). The last
+  ``peak_frames`` frames of each labelled sequence carry its emotion, the first frame
+  optionally ``neutral``; faces are detected and cropped.
+Frames of one sequence are near-duplicates and subjects repeat across sequences, so
+every protocol keeps a subject's images in one split.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,39 +24,94 @@ import numpy as np
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
 from fer.data.decode import DataError, Problems, list_images
-from fer.data.fer2013 import read_class_folders
+from fer.data.folders import Entry, Framing, Resize, class_folder_entries, decode_entries
+from fer.faces import FaceCropper
 from fer.labels import EMOTIONS
 
 CKPLUS_CLASSES = ["angry", "contempt", "disgust", "fear", "happy", "sad", "surprise"]
+EMOTION_CODES = ["neutral", "angry", "contempt", "disgust", "fear", "happy", "sad", "surprise"]
 NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)\.", re.IGNORECASE)
+
+
+def is_original(root: Path) -> bool:
+    return (root / "cohn-kanade-images").is_dir() and (root / "Emotion").is_dir()
+
+
+def read_emotion(path: Path) -> int | None:
+    """The code (0-7) in an ``_emotion.txt`` file, or None if it holds no such number."""
+    try:
+        value = float(path.read_text().strip())
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() and 0 <= value < len(EMOTION_CODES) else None
 
 
 class CKPlusDataModule(FERDataModule):
     name = "ckplus"
-    expected = "the CK+48 class folders (anger contempt disgust fear happy sadness surprise) of S###_###_########.png files"
+    expected = "the CK+48 class folders (anger contempt ... surprise) of S###_###_########.png files, or the original cohn-kanade-images/ and Emotion/ folders"
+
+    def __init__(self, *, peak_frames: int = 3, neutral_first_frame: bool = False, face_margin: float = 0.15, **kwargs):
+        super().__init__(**kwargs)
+        self.peak_frames = peak_frames
+        self.neutral_first_frame = neutral_first_frame
+        self.face_margin = face_margin
+
+    def decode_settings(self) -> dict:
+        return {**super().decode_settings(), "peak_frames": self.peak_frames, "neutral_first_frame": self.neutral_first_frame, "face_margin": self.face_margin}
 
     def source_files(self, root: Path) -> list[Path]:
+        if is_original(root):
+            labels = sorted((root / "Emotion").glob("S*/*/*_emotion.txt"))
+            frames = [p for label in labels for p in list_images(root / "cohn-kanade-images" / label.parent.relative_to(root / "Emotion"))] if labels else []
+            return labels + frames
         folders = [p for p in sorted(root.iterdir()) if p.is_dir()]
         if not folders:
             raise DataError(f"data.root={root}: expected {self.expected}; found no folders")
         return [p for folder in folders for p in list_images(folder)]
 
     def decode(self, root: Path, files: list[Path], problems: Problems) -> FaceArrays:
+        if is_original(root):
+            return self._decode_original(root, problems)
         classes = [c for c in EMOTIONS if c in CKPLUS_CLASSES]
-        images, labels, _, names = read_class_folders(root, {"": root}, problems, self.image_size, classes)
-        subjects, keep = [], []
-        for i, name in enumerate(names):
-            match = NAME.match(Path(name).name)
-            if match is None:
-                problems.skip(name, "file name is not S<subject>_<sequence>_<frame>: the subject is unknown")
+        entries = class_folder_entries(root, {"": root}, problems, classes, lambda path, folder: "")
+        named = []
+        for entry in entries:
+            if NAME.match(entry[0].name) is None:
+                problems.skip(entry[0].relative_to(root), "file name is not S<subject>_<sequence>_<frame>: the subject is unknown")
+            else:
+                named.append(entry)
+        return self._arrays(root, named, problems, classes, Resize(self.image_size), lambda path: NAME.match(path.name).group(1).upper())
+
+    def _decode_original(self, root: Path, problems: Problems) -> FaceArrays:
+        classes = [c for c in EMOTIONS if c in CKPLUS_CLASSES or (self.neutral_first_frame and c == "neutral")]
+        entries: list[Entry] = []
+        for label_file in sorted((root / "Emotion").glob("S*/*/*_emotion.txt")):
+            code = read_emotion(label_file)
+            if code is None or EMOTION_CODES[code] not in classes:
+                problems.skip(label_file.relative_to(root), f"expected one emotion code 0-7 (not 0 neutral) in the label file; read {label_file.read_text().strip()!r}")
                 continue
-            subjects.append(match.group(1).upper())
-            keep.append(i)
+            sequence = root / "cohn-kanade-images" / label_file.parent.relative_to(root / "Emotion")
+            frames = list_images(sequence) if sequence.is_dir() else []
+            if len(frames) < self.peak_frames + self.neutral_first_frame:
+                problems.skip(sequence.relative_to(root), f"labelled sequence has {len(frames)} frames, expected at least {self.peak_frames + self.neutral_first_frame}")
+                continue
+            entries += [(p, classes.index(EMOTION_CODES[code]), "") for p in frames[-self.peak_frames:]]
+            if self.neutral_first_frame:
+                entries.append((frames[0], classes.index("neutral"), ""))
+        if not entries:
+            raise DataError(f"data.root={root}: no labelled sequence could be read (expected {self.expected})")
+        cropper = FaceCropper(self.image_size, self.face_margin)
+        arrays = self._arrays(root, entries, problems, classes, cropper, lambda path: path.parent.parent.name.upper())
+        self.extra["face_crop"] = cropper.summary()
+        return arrays
+
+    def _arrays(self, root: Path, entries: list[Entry], problems: Problems, classes: list[str], framing: Framing, subject_of: Callable[[Path], str]) -> FaceArrays:
+        images, kept = decode_entries(root, entries, problems, framing)
         return FaceArrays(
-            images=np.stack([images[i] for i in keep]) if keep else np.zeros((0, self.image_size, self.image_size), np.uint8),
-            labels=np.array([labels[i] for i in keep], np.int64),
+            images=images,
+            labels=np.array([entries[i][1] for i in kept], np.int64),
             classes=classes,
-            splits=np.full(len(keep), "", dtype="<U5"),
-            files=[names[i] for i in keep],
-            subjects=np.array(subjects),
+            splits=np.full(len(kept), "", dtype="<U5"),
+            files=[str(entries[i][0].relative_to(root)) for i in kept],
+            subjects=np.array([subject_of(entries[i][0]) for i in kept]),
         )

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from fer.data import cache
 from fer.data.arrays import FaceArrays, FaceDataset
+from fer.data.cleaning import clean
 from fer.data.decode import DataError, Problems
 from fer.data.report import duplicates_summary, split_counts, subject_overlap
 from fer.data.splits import assign
@@ -44,6 +45,7 @@ class FERDataModule(L.LightningDataModule):
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
         strict: bool = False,
+        clean: bool = False,
         image_size: int = 48,
         cache_dir: str | None = None,
         batch_size: int = 64,
@@ -57,6 +59,7 @@ class FERDataModule(L.LightningDataModule):
         self.requested_classes = None if classes is None else list(classes)
         self.protocol = {"protocol": protocol, "num_folds": num_folds, "fold": fold, "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
         self.strict = strict
+        self.clean = clean
         self.image_size = image_size
         self.cache_dir = cache_dir
         self.batch_size = batch_size
@@ -82,6 +85,10 @@ class FERDataModule(L.LightningDataModule):
     def decode_settings(self) -> dict:
         """Settings that change the decoded arrays (part of the cache key)."""
         return {"image_size": self.image_size, "strict": self.strict}
+
+    def cleans(self) -> bool:
+        """Whether setup applies :func:`fer.data.cleaning.clean` (``data.clean``)."""
+        return self.clean
 
     # -- shared machinery ---------------------------------------------------------------
     def resolve_root(self) -> Path:
@@ -117,6 +124,9 @@ class FERDataModule(L.LightningDataModule):
         if self.data:
             return
         arrays = self.load()
+        cleaning = None
+        if self.cleans():
+            arrays, cleaning = clean(arrays)
         self.classes = select_classes(self.requested_classes, arrays.classes)
         arrays = arrays.select_classes(self.classes)
         p = self.protocol
@@ -139,6 +149,7 @@ class FERDataModule(L.LightningDataModule):
             "subject_overlap": subject_overlap(arrays, index),
             "image_shape": list(arrays.images.shape[1:]),
             "duplicates": duplicates_summary(arrays, split_of),
+            "cleaning": cleaning,
             **self.extra,
             "num_skipped": len(self.skipped),
             "skipped": self.skipped,

@@ -15,16 +15,15 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
-from fer.data.decode import DataError, Problems, list_images, read_grey
-from fer.labels import FER2013_CLASSES, canonical
+from fer.data.decode import DataError, Problems, list_images
+from fer.data.folders import Resize, read_class_folders
+from fer.labels import FER2013_CLASSES
 
 USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 CSV_NAMES = ("fer2013.csv", "fer2013.csv.gz", "icml_face_data.csv", "icml_face_data.csv.gz")
@@ -117,38 +116,6 @@ def split_from_name(path: Path, folder: str) -> str:
     return "train" if folder == "train" else "test"
 
 
-def read_class_folders(root: Path, folders: dict[str, Path], problems: Problems, image_size: int, classes: list[str]) -> tuple[list, list, list, list]:
-    """Images of ``<split folder>/<class>/`` trees: (images, labels, splits, files), decoded in threads."""
-    entries = []  # (path, label, split)
-    for split_folder, folder in folders.items():
-        for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-            try:
-                label = classes.index(canonical(class_dir.name))
-            except (KeyError, ValueError):
-                problems.skip(class_dir, f"unknown class folder; expected one of {classes}")
-                continue
-            images = list_images(class_dir)
-            if not images:
-                problems.skip(class_dir, "empty class folder")
-            entries += [(p, label, split_from_name(p, split_folder)) for p in images]
-    if not entries and not problems.skipped:
-        raise DataError(f"{root}: no images in any class folder")
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        decoded = list(pool.map(lambda e: read_grey(e[0]), entries))
-    images, labels, splits, files = [], [], [], []
-    for (path, label, split), image in zip(entries, decoded):
-        if image is None:
-            problems.skip(path.relative_to(root), "not a readable image")
-            continue
-        if image.shape != (image_size, image_size):
-            image = cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
-        images.append(image)
-        labels.append(label)
-        splits.append(split)
-        files.append(str(path.relative_to(root)))
-    return images, labels, splits, files
-
-
 class FER2013DataModule(FERDataModule):
     name = "fer2013"
     expected = "fer2013.csv(.gz), icml_face_data.csv, or the image folders train/<class>/ and test/<class>/"
@@ -164,9 +131,8 @@ class FER2013DataModule(FERDataModule):
         if files[0].suffix in (".csv", ".gz"):
             return read_fer2013_csv(files[0], problems)
         folders = {"train": root / "train", "test": root / "test"}
-        images, labels, splits, names = read_class_folders(root, folders, problems, self.image_size, list(FER2013_CLASSES))
-        splits = np.array(splits, dtype="<U5")
+        images, labels, splits, names = read_class_folders(root, folders, problems, list(FER2013_CLASSES), Resize(self.image_size), split_from_name)
         test = splits[splits != "train"]
         if len(test) and not (test == "val").any():
             self.extra["split_note"] = "the test folder merges PublicTest and PrivateTest (no file-name prefixes): test = the whole test folder, val carved from train"
-        return FaceArrays(images=np.stack(images) if images else np.zeros((0, 48, 48), np.uint8), labels=np.array(labels, np.int64), classes=list(FER2013_CLASSES), splits=splits, files=names)
+        return FaceArrays(images=images, labels=labels, classes=list(FER2013_CLASSES), splits=splits, files=names)

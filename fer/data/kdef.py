@@ -1,0 +1,51 @@
+"""``data=kdef``: the Karolinska Directed Emotional Faces.
+
+``KDEF/<session><sex><id>/<session><sex><id><expression><angle>.JPG`` (``AF01ANS.JPG``):
+session A or B, sex F or M, id 01-35, expression AF AN DI HA NE SA SU, angle FL HL S
+HR FR (full/half left, straight, half/full right). 70 subjects x 7 expressions x 5
+angles x 2 sessions = 4,900 colour photos of 562x762. Extensions vary in case, and the
+loader also reads a flat folder of such files. ``data.angles`` and ``data.sessions``
+filter the poses (default: straight, both sessions); faces are detected and cropped.
+The subject is sex + id (``F01``): the two sessions are the same person.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from fer.data.posed import PosedFacesDataModule
+from fer.labels import canonical
+
+NAME = re.compile(r"^([AB])([FM])(\d{2})(AF|AN|DI|HA|NE|SA|SU)(FL|HL|S|HR|FR)$", re.IGNORECASE)
+ANGLES = ("FL", "HL", "S", "HR", "FR")
+SESSIONS = ("A", "B")
+
+
+class KDEFDataModule(PosedFacesDataModule):
+    name = "kdef"
+    expected = "the KDEF folders (AF01/, AM01/, ...) of files named like AF01ANS.JPG, or a folder of such files"
+    classes_available = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+    recursive = True
+
+    def __init__(self, *, angles: Sequence[str] = ("S",), sessions: Sequence[str] = SESSIONS, **kwargs):
+        super().__init__(**kwargs)
+        self.angles = [a.upper() for a in angles]
+        self.sessions = [s.upper() for s in sessions]
+        for value, allowed, key in ((self.angles, ANGLES, "angles"), (self.sessions, SESSIONS, "sessions")):
+            if not value or set(value) - set(allowed):
+                raise ValueError(f"data.{key}={list(value)}: expected a non-empty list from {list(allowed)}")
+        self.profiles = bool(set(self.angles) - {"S"})
+
+    def decode_settings(self) -> dict:
+        return {**super().decode_settings(), "angles": self.angles, "sessions": self.sessions}
+
+    def parse(self, path: Path) -> tuple[str, str] | str | None:
+        match = NAME.match(path.stem)
+        if match is None:
+            return "name is not <session A|B><sex F|M><id><expression AF|AN|DI|HA|NE|SA|SU><angle FL|HL|S|HR|FR> (e.g. AF01ANS.JPG)"
+        session, sex, number, expression, angle = (g.upper() for g in match.groups())
+        if angle not in self.angles or session not in self.sessions:
+            return None
+        return canonical(expression), sex + number

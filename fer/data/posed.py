@@ -1,0 +1,72 @@
+"""The base of posed-face datasets whose file names carry the expression and the subject.
+
+KDEF and JAFFE ship full frames (a head and shoulders, or a face that does not fill
+the picture), one file per pose, with the expression code and the subject in the name.
+A subclass parses a name; this base lists the files, decodes them, detects and crops
+the faces, and records subjects so that folds are subject-independent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fer.data.arrays import FaceArrays
+from fer.data.datamodule import FERDataModule
+from fer.data.decode import IMAGE_SUFFIXES, DataError, Problems
+from fer.data.folders import Entry, decode_entries
+from fer.faces import FaceCropper
+from fer.labels import EMOTIONS
+
+
+class PosedFacesDataModule(FERDataModule):
+    classes_available: list[str] = []  # the dataset's emotions, in vocabulary order
+    recursive = False  # whether images sit in subfolders of data.root
+    profiles = False  # whether some poses are profiles (try the profile cascade too)
+
+    def __init__(self, *, face_margin: float = 0.15, **kwargs):
+        super().__init__(**kwargs)
+        self.face_margin = face_margin
+
+    def parse(self, path: Path) -> tuple[str, str] | str | None:
+        """``(emotion, subject)``; a reason string if the name is not the dataset's; None if filtered out."""
+        raise NotImplementedError
+
+    def decode_settings(self) -> dict:
+        return {**super().decode_settings(), "face_margin": self.face_margin}
+
+    def source_files(self, root: Path) -> list[Path]:
+        if not root.is_dir():
+            raise DataError(f"data.root={root} is not a folder (expected {self.expected})")
+        found = root.rglob("*") if self.recursive else root.iterdir()
+        return sorted(p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+    def decode(self, root: Path, files: list[Path], problems: Problems) -> FaceArrays:
+        classes = [c for c in EMOTIONS if c in self.classes_available]
+        entries: list[Entry] = []
+        subjects: list[str] = []
+        filtered = 0
+        for path in files:
+            parsed = self.parse(path)
+            if parsed is None:
+                filtered += 1
+            elif isinstance(parsed, str):
+                problems.skip(path.relative_to(root), parsed)
+            else:
+                entries.append((path, classes.index(parsed[0]), ""))
+                subjects.append(parsed[1])
+        if not entries:
+            raise DataError(f"data.root={root}: none of its {len(files)} image files is a {self.name} image selected by the filters (expected {self.expected})")
+        cropper = FaceCropper(self.image_size, self.face_margin, profiles=self.profiles)
+        images, kept = decode_entries(root, entries, problems, cropper)
+        self.extra["face_crop"] = cropper.summary()
+        self.extra["filtered_out"] = filtered  # files of the dataset left out by the angle/session filters
+        return FaceArrays(
+            images=images,
+            labels=np.array([entries[i][1] for i in kept], np.int64),
+            classes=classes,
+            splits=np.full(len(kept), "", dtype="<U5"),
+            files=[str(entries[i][0].relative_to(root)) for i in kept],
+            subjects=np.array([subjects[i] for i in kept]),
+        )
