@@ -41,6 +41,8 @@ def load_classifier(path: str | Path) -> tuple[EmotionClassifier, dict]:
 
 def evaluate(cfg: DictConfig) -> dict:
     model, checkpoint = load_classifier(cfg.ckpt)
+    if cfg.get("tta"):
+        model.hparams.tta = cfg.tta
     hparams = checkpoint["hyper_parameters"]
     run_dir = Path(cfg.paths.output_dir)
     data_cfg = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else dict(hparams["data"])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from fer.callbacks import build_callbacks, show_bar
@@ -50,6 +51,8 @@ def train(cfg: DictConfig) -> dict:
         loss=plain(cfg.loss),
         data=plain(cfg.data),
         channels_last=cfg.channels_last,
+        tta=cfg.tta,
+        class_counts=np.bincount(datamodule.data["train"].labels, minlength=len(datamodule.classes)).tolist(),
     )
     meta = {"dataset": datamodule.name, "backbone": cfg.backbone.name, "seed": cfg.seed}
     loggers = build_loggers(cfg.get("logger"))

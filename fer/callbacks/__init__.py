@@ -5,7 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import (
+    EarlyStopping,
+    EMAWeightAveraging,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    StochasticWeightAveraging,
+    TQDMProgressBar,
+)
 from omegaconf import DictConfig
 
 from fer.callbacks.progress import PlainProgress
@@ -36,6 +43,12 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, meta: dict, with_loggers: bo
     ]
     if cfg.early_stopping.enabled:
         callbacks.append(EarlyStopping(monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode, patience=cfg.early_stopping.patience))
+    if cfg.weight_averaging == "ema":
+        callbacks.append(EMAWeightAveraging(decay=cfg.ema_decay))
+    elif cfg.weight_averaging == "swa":
+        callbacks.append(StochasticWeightAveraging(swa_lrs=cfg.swa_lr, swa_epoch_start=cfg.swa_epoch_start))
+    elif cfg.weight_averaging != "none":
+        raise ValueError(f"callbacks.weight_averaging={cfg.weight_averaging!r}: expected none, ema or swa")
     if cfg.lr_monitor and with_loggers:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     return callbacks

@@ -52,6 +52,20 @@ class EmotionNet(nn.Module):
         return self.backbone(self.normalize(x))
 
 
+def zero_new_head(backbone: nn.Module, missing: list[str]) -> None:
+    """Start a head the weights did not provide at zero: uniform predictions, small first gradients.
+
+    timm's TensorFlow-style head init gives logits of standard deviation ~6 on
+    EfficientNet features, a first loss near 6 and large early updates to the
+    pretrained layers.
+    """
+    head = backbone.get_classifier()
+    names = {n for n, p in backbone.named_parameters() if p is getattr(head, "weight", None) or p is getattr(head, "bias", None)}
+    if isinstance(head, nn.Linear) and names and names <= set(missing):
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
+
+
 def build_backbone(cfg: Mapping, num_classes: int, load_weights: bool = True) -> tuple[EmotionNet, dict | None]:
     """The ``backbone`` config -> (EmotionNet, weights report or None).
 
@@ -73,6 +87,7 @@ def build_backbone(cfg: Mapping, num_classes: int, load_weights: bool = True) ->
     report = None
     if load_weights and (cfg.get("pretrained") or is_file):
         report = load_pretrained(backbone, cfg["name"], weights)
+        zero_new_head(backbone, report["missing"])
     mean = cfg.get("mean") or backbone.pretrained_cfg["mean"]
     std = cfg.get("std") or backbone.pretrained_cfg["std"]
     return EmotionNet(backbone, cfg["in_chans"], mean, std), report

@@ -20,7 +20,21 @@ from torchmetrics.classification import (
 )
 
 from fer.models.backbones import build_backbone
+from fer.models.mixing import mix
+from fer.models.tta import MODES, predict
 from fer.models.optim import build_optimizer, build_scheduler, param_groups
+
+
+def class_weights(kind: str, counts: Sequence[int] | None, num_classes: int) -> torch.Tensor | None:
+    """``balanced``: weights ``N / (K * count)`` from the training split's class counts."""
+    if kind == "none":
+        return None
+    if kind != "balanced":
+        raise ValueError(f"loss.class_weights={kind!r}: expected none or balanced")
+    if counts is None or len(counts) != num_classes:
+        raise ValueError("loss.class_weights=balanced needs the training split's class counts")
+    counts_t = torch.tensor(counts, dtype=torch.float32).clamp_min(1)
+    return counts_t.sum() / (num_classes * counts_t)
 
 
 class EmotionClassifier(L.LightningModule):
@@ -33,6 +47,8 @@ class EmotionClassifier(L.LightningModule):
         loss: Mapping,
         data: Mapping | None = None,
         channels_last: bool = False,
+        tta: str = "none",
+        class_counts: Sequence[int] | None = None,
         load_weights: bool = True,
     ):
         super().__init__()
@@ -50,6 +66,9 @@ class EmotionClassifier(L.LightningModule):
         self.test_recall = MulticlassRecall(k, average=None)
         self.test_confusion = MulticlassConfusionMatrix(k)
         self.test_results: dict = {}
+        if tta not in MODES:
+            raise ValueError(f"tta={tta!r}: expected one of {MODES}")
+        self.register_buffer("class_weights", class_weights(loss.get("class_weights", "none"), class_counts, k), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last:
@@ -57,8 +76,8 @@ class EmotionClassifier(L.LightningModule):
         return self.net(x)
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy on hard labels or soft targets (FER+ vote distributions)."""
-        return F.cross_entropy(logits, target, label_smoothing=self.hparams.loss["label_smoothing"])
+        """Cross-entropy on hard labels or soft targets (FER+ votes, mixup), optionally class-weighted."""
+        return F.cross_entropy(logits, target, weight=self.class_weights, label_smoothing=self.hparams.loss["label_smoothing"])
 
     @staticmethod
     def hard(target: torch.Tensor) -> torch.Tensor:
@@ -66,9 +85,11 @@ class EmotionClassifier(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, target = batch
+        cfg = self.hparams.loss
+        x, mixed = mix(x, target, len(self.classes), cfg.get("mixup", 0.0), cfg.get("cutmix", 0.0))
         logits = self(x)
-        loss = self.loss(logits, target)
-        self.train_acc(logits, self.hard(target))
+        loss = self.loss(logits, mixed)
+        self.train_acc(logits, self.hard(mixed))
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
         return loss
@@ -85,7 +106,7 @@ class EmotionClassifier(L.LightningModule):
 
     def test_step(self, batch, batch_idx):
         x, target = batch
-        logits = self(x)
+        logits = predict(self, x, self.hparams.tta)
         y = self.hard(target)
         for metric in (self.test_acc, self.test_f1, self.test_recall, self.test_confusion):
             metric.update(logits, y)
