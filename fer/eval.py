@@ -1,5 +1,7 @@
 """``python -m fer.eval ckpt=PATH``: re-evaluate a checkpoint, writing the same
 ``metrics.json`` and ``confusion_matrix.png`` as training, in a new run directory.
+``split=val`` evaluates on the validation split instead (FER2013: PublicTest), where
+choices such as ``tta`` are made before reporting on the test split.
 
 The model, its classes, its input size and (unless ``data=NAME`` is given) its dataset
 all come from the checkpoint.
@@ -48,7 +50,9 @@ def evaluate(cfg: DictConfig) -> dict:
     data_cfg = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else dict(hparams["data"])
     data_cfg["classes"] = model.classes
     datamodule = build_datamodule(data_cfg, hparams["backbone"]["input_size"], [], cfg.seed)
-    report = RunReport(run_dir, {"dataset": None, "backbone": hparams["backbone"]["name"], "seed": None, "checkpoint": str(Path(cfg.ckpt).resolve())})
+    if cfg.split not in ("test", "val"):
+        raise ValueError(f"split={cfg.split!r}: expected test or val")
+    report = RunReport(run_dir, {"dataset": None, "backbone": hparams["backbone"]["name"], "seed": None, "checkpoint": str(Path(cfg.ckpt).resolve()), "split": cfg.split, "tta": model.hparams.tta})
     report.load_state_dict(checkpoint["callbacks"]["RunReport"])
     datamodule.setup()
     report.meta["dataset"] = datamodule.name
@@ -61,7 +65,10 @@ def evaluate(cfg: DictConfig) -> dict:
         default_root_dir=run_dir,
     )
     try:
-        trainer.test(model, datamodule=datamodule)
+        if cfg.split == "test":
+            trainer.test(model, datamodule=datamodule)
+        else:  # model selection (e.g. choosing tta) belongs on the validation split
+            trainer.test(model, dataloaders=datamodule.val_dataloader())
     finally:
         finish_wandb()
     metrics = json.loads((run_dir / "metrics.json").read_text())

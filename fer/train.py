@@ -20,6 +20,8 @@ from fer.callbacks import build_callbacks, show_bar
 from fer.data import build_datamodule
 from fer.loggers import build_loggers, finish_wandb
 from fer.models.classifier import EmotionClassifier
+from fer.models.feature_cache import FeatureDataModule
+from fer.models.finetune import Unfreezing
 
 log = logging.getLogger(__name__)
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -54,23 +56,38 @@ def train(cfg: DictConfig) -> dict:
         tta=cfg.tta,
         class_counts=np.bincount(datamodule.data["train"].labels, minlength=len(datamodule.classes)).tolist(),
     )
-    meta = {"dataset": datamodule.name, "backbone": cfg.backbone.name, "seed": cfg.seed}
+    meta = {
+        "dataset": datamodule.name,
+        "backbone": cfg.backbone.name,
+        "seed": cfg.seed,
+        "pretrained": bool(model.weights_report),
+        "strategy": cfg.finetune.strategy,
+        "input_size": cfg.backbone.input_size,
+        "num_params": sum(p.numel() for p in model.net.parameters()),
+        "train_images": len(datamodule.data["train"].labels),
+        "test_split": report["protocol"]["note"],
+        "tta": cfg.tta,
+    }
     loggers = build_loggers(cfg.get("logger"))
     for logger in loggers:
         logger.log_hyperparams(plain(cfg))
+    callbacks = build_callbacks(cfg.callbacks, run_dir, meta, with_loggers=bool(loggers))
+    if cfg.finetune.strategy != "full":
+        callbacks.append(Unfreezing(plain(cfg.finetune)))
+    fit_data = FeatureDataModule(datamodule, model.net) if cfg.finetune.strategy == "frozen" else datamodule
     trainer = L.Trainer(
         **plain(cfg.trainer),
         logger=loggers or False,
-        callbacks=build_callbacks(cfg.callbacks, run_dir, meta, with_loggers=bool(loggers)),
+        callbacks=callbacks,
         enable_progress_bar=show_bar(cfg.callbacks.progress),
         default_root_dir=run_dir,
     )
     try:
-        trainer.fit(model, datamodule=datamodule)
+        trainer.fit(model, datamodule=fit_data)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         if cfg.test:
             ckpt = "best" if trainer.checkpoint_callback.best_model_path else None
-            trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+            trainer.test(model, datamodule=fit_data, ckpt_path=ckpt, weights_only=True)
             metrics = json.loads((run_dir / "metrics.json").read_text())
     finally:
         finish_wandb()

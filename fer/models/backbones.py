@@ -48,6 +48,14 @@ class EmotionNet(nn.Module):
     def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return self.backbone.forward_head(features, pre_logits=pre_logits)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features ``(B, D)``: everything but the classifier."""
+        return self.backbone.forward_head(self.forward_features(x), pre_logits=True)
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits from pooled features: ``classify(features(x)) == forward(x)``."""
+        return self.backbone.get_classifier()(features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(self.normalize(x))
 

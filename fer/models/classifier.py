@@ -71,6 +71,9 @@ class EmotionClassifier(L.LightningModule):
         self.register_buffer("class_weights", class_weights(loss.get("class_weights", "none"), class_counts, k), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits from images ``(B, 1, H, W)``, or from cached pooled features ``(B, D)`` (linear probe)."""
+        if x.ndim == 2:
+            return self.net.classify(x)
         if self.hparams.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
@@ -86,7 +89,9 @@ class EmotionClassifier(L.LightningModule):
     def training_step(self, batch, batch_idx):
         x, target = batch
         cfg = self.hparams.loss
-        x, mixed = mix(x, target, len(self.classes), cfg.get("mixup", 0.0), cfg.get("cutmix", 0.0))
+        mixed = target
+        if x.ndim == 4:  # images (cached linear-probe features are not mixed)
+            x, mixed = mix(x, target, len(self.classes), cfg.get("mixup", 0.0), cfg.get("cutmix", 0.0))
         logits = self(x)
         loss = self.loss(logits, mixed)
         self.train_acc(logits, self.hard(mixed))

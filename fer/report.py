@@ -1,0 +1,218 @@
+"""``python -m fer.report DIR... [--out DIR]``: compare finished runs.
+
+Each DIR is a run directory (it holds ``metrics.json``) or any folder above run
+directories (a sweep, a task's ``runs/``): every finished run below it is taken. The
+output folder receives
+- ``report.csv`` and ``report.md``: one row per run in the shape of the source paper's
+  comparison table (model, dataset, accuracy) plus macro-F1, parameters, training
+  time, training images per second, test set, strategy, seed;
+- ``accuracy.png``: test accuracy and macro-F1 by run;
+- ``confusion_matrices.png``: the runs' row-normalised confusion matrices in a grid;
+- ``learning_curves.png``: every run's validation accuracy and loss, overlaid;
+- ``report.html``: all of it in one self-contained file (pictures embedded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import html
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+COLUMNS = ["run", "model", "pretrained", "strategy", "dataset", "test set", "accuracy", "macro-F1", "parameters (M)", "train time (min)", "images/s", "epochs", "input", "tta", "seed"]
+
+
+def find_runs(folders: list[Path]) -> list[Path]:
+    """Run directories (with a metrics.json) at or below ``folders``, in path order, no repeats."""
+    runs: list[Path] = []
+    for folder in folders:
+        if not folder.exists():
+            raise FileNotFoundError(f"{folder}: no such folder (expected a run directory or a folder of runs)")
+        found = [folder] if (folder / "metrics.json").is_file() else sorted(p.parent for p in folder.rglob("metrics.json"))
+        runs += [r for r in found if r not in runs]
+    return runs
+
+
+def _history(run: Path) -> list[dict]:
+    path = run / "history.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _config(run: Path) -> dict:
+    """The run's composed config (``.hydra/config.yaml``), where Hydra saved one."""
+    path = run / ".hydra" / "config.yaml"
+    return yaml.safe_load(path.read_text()) if path.is_file() else {}
+
+
+def row(run: Path, base: Path) -> dict:
+    """One table row from a run directory's metrics.json (and its data report and config)."""
+    m = json.loads((run / "metrics.json").read_text())
+    cfg = _config(run)
+    seconds = m.get("train_seconds")
+    images = m.get("train_images")
+    if images is None and (run / "data_report.json").is_file():
+        images = sum(json.loads((run / "data_report.json").read_text())["splits"]["train"].values())
+    speed = images * m["epochs"] / seconds if images and seconds else None
+    try:
+        name = str(run.relative_to(base))
+    except ValueError:
+        name = run.name
+    return {
+        "run": name,
+        "model": m.get("backbone"),
+        "pretrained": m.get("pretrained", bool(m.get("weights"))),
+        "strategy": m.get("strategy", cfg.get("finetune", {}).get("strategy")),
+        "dataset": m.get("dataset"),
+        "test set": m.get("test_split", ""),
+        "accuracy": round(100 * m["test/acc"], 2),
+        "macro-F1": round(100 * m["test/macro_f1"], 2),
+        "parameters (M)": None if m.get("num_params") is None else round(m["num_params"] / 1e6, 2),
+        "train time (min)": None if seconds is None else round(seconds / 60, 1),
+        "images/s": None if speed is None else round(speed),
+        "epochs": m.get("epochs"),
+        "input": m.get("input_size", cfg.get("backbone", {}).get("input_size")),
+        "tta": m.get("tta", cfg.get("tta")),
+        "seed": m.get("seed"),
+    }
+
+
+def _markdown(rows: list[dict]) -> str:
+    cells = [[("" if r[c] is None else str(r[c])) for c in COLUMNS] for r in rows]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(c) + " |" for c in cells]
+    return "\n".join(lines) + "\n"
+
+
+def plot_bars(rows: list[dict], path: Path) -> None:
+    labels = [r["run"] for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows) + 2), 4.5))
+    ax.bar(x - 0.2, [r["accuracy"] for r in rows], 0.4, label="accuracy")
+    ax.bar(x + 0.2, [r["macro-F1"] for r in rows], 0.4, label="macro-F1")
+    for i, r in enumerate(rows):
+        ax.text(i - 0.2, r["accuracy"] + 0.5, f"{r['accuracy']:.1f}", ha="center", fontsize=8)
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("% on the test split")
+    ax.set_ylim(0, 100)
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_confusions(runs: list[Path], rows: list[dict], path: Path) -> None:
+    cols = min(3, len(runs))
+    grid = math.ceil(len(runs) / cols)
+    fig, axes = plt.subplots(grid, cols, figsize=(4.6 * cols, 4.4 * grid), squeeze=False)
+    for ax in axes.ravel()[len(runs) :]:
+        ax.axis("off")
+    for ax, run, r in zip(axes.ravel(), runs, rows):
+        m = json.loads((run / "metrics.json").read_text())
+        counts = np.asarray(m["test/confusion_matrix"], float)
+        norm = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+        classes = m["classes"]
+        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=6, color="white" if norm[i, j] > 0.5 else "black")
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
+        ax.set_title(f"{r['run']}\n{r['accuracy']:.1f}%", fontsize=8)
+    fig.supxlabel("predicted")
+    fig.supylabel("true")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_curves(runs: list[Path], rows: list[dict], path: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for run, r in zip(runs, rows):
+        history = _history(run)
+        if not history:
+            continue
+        epochs = [h["epoch"] for h in history]
+        for ax, key in zip(axes, ("val/acc", "val/loss")):
+            ax.plot(epochs, [h.get(key, math.nan) for h in history], "-o", markersize=3, label=r["run"])
+    for ax, title in zip(axes, ("validation accuracy", "validation loss")):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _embed(path: Path) -> str:
+    return f'<img alt="{path.stem}" src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}">'
+
+
+def write_html(rows: list[dict], out: Path) -> Path:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if r[c] is None else str(r[c]))}</td>" for c in COLUMNS) + "</tr>" for r in rows)
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>fer report</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:13px}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}</style>
+</head><body>
+<h1>fer report: {len(rows)} runs</h1>
+<h2>Runs</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+<h2>Accuracy</h2>{_embed(out / "accuracy.png")}
+<h2>Confusion matrices (row-normalised)</h2>{_embed(out / "confusion_matrices.png")}
+<h2>Learning curves</h2>{_embed(out / "learning_curves.png")}
+</body></html>
+"""
+    path = out / "report.html"
+    path.write_text(page)
+    return path
+
+
+def report(folders: list[str | Path], out: str | Path) -> dict:
+    """Write the comparison of every run under ``folders`` into ``out``; returns the rows."""
+    folders = [Path(f) for f in folders]
+    runs = find_runs(folders)
+    if not runs:
+        raise FileNotFoundError(f"no finished run (a folder with metrics.json) under {[str(f) for f in folders]}")
+    base = folders[0] if len(folders) == 1 and folders[0] not in runs else Path.cwd()
+    rows = [row(r, base) for r in runs]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "report.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "report.md").write_text(_markdown(rows))
+    plot_bars(rows, out / "accuracy.png")
+    plot_confusions(runs, rows, out / "confusion_matrices.png")
+    plot_curves(runs, rows, out / "learning_curves.png")
+    write_html(rows, out)
+    return {"runs": [str(r) for r in runs], "rows": rows, "out": str(out)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m fer.report", description="Compare finished fer runs.")
+    parser.add_argument("folders", nargs="+", type=Path, help="run directories, or folders holding them (a sweep)")
+    parser.add_argument("--out", type=Path, help="where to write the report (default: <first folder>/report)")
+    args = parser.parse_args()
+    result = report(args.folders, args.out or args.folders[0] / "report")
+    print(_markdown(result["rows"]))
+    print(f"wrote {result['out']}/report.html, report.csv, report.md and the figures")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""fer.predict and fer.export on a small trained model: faces found, JSON lines, annotated output, ONNX parity."""
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from fer.export import export
+from fer.models.runtime import OnnxModel, TorchModel, load
+from fer.predict import predict
+from fer.train import train
+from tests.conftest import compose_config, shared_data
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """A shallow CNN trained for one epoch on the tiny synthetic set."""
+    root = tmp_path_factory.mktemp("trained")
+    cfg = compose_config("train", ["debug=fast", "backbone=shallow_cnn", "logger=none", "callbacks.progress=plain"], root / "run")
+    return Path(train(cfg)["run_dir"]) / "checkpoints" / "best.ckpt"
+
+
+def predict_config(ckpt: Path, source: Path | str, output: Path, *overrides: str):
+    return compose_config("predict", [f"ckpt={ckpt}", f"input={source}", f"output={output}", "print=false", *overrides], output)
+
+
+def lines(output: Path) -> list[dict]:
+    return [json.loads(line) for line in (output / "predictions.jsonl").read_text().splitlines()]
+
+
+def kdef_faces(count: int = 16) -> np.ndarray:
+    """Real faces, cropped and resized as predict does, as a uint8 batch (count, 1, 48, 48)."""
+    from fer.faces import FaceCropper
+
+    cropper = FaceCropper(48)
+    photos = sorted(shared_data("kdef_sample").glob("*.jpg"))[:count]
+    return np.stack([cropper(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE))[0] for p in photos])[:, None]
+
+
+def test_onnx_export_matches_pytorch_on_real_faces(checkpoint, tmp_path):
+    path = export(checkpoint, "onnx", tmp_path / "model.onnx")
+    faces = kdef_faces()
+    torch_model, onnx_model = TorchModel(checkpoint), OnnxModel(path)
+    with torch.inference_mode():
+        expected = torch_model.module(torch.from_numpy(faces)).numpy()
+    assert np.abs(onnx_model.logits(faces) - expected).max() < 1e-4
+    assert onnx_model.logits(faces[:3]).shape == (3, len(torch_model.classes))  # dynamic batch
+    assert onnx_model.meta == torch_model.meta and onnx_model.classes == torch_model.classes
+    with pytest.raises(FileExistsError):
+        export(checkpoint, "onnx", path)
+
+
+def test_onnx_and_torchscript_match_pytorch_on_synthetic_faces(checkpoint, tmp_path):
+    from fer.data.synthetic_faces import synthetic_faces
+
+    faces = synthetic_faces(8, seed=3)[0][:, None]
+    torch_model = TorchModel(checkpoint)
+    with torch.inference_mode():
+        expected = torch_model.module(torch.from_numpy(faces)).numpy()
+    assert np.abs(load(export(checkpoint, "onnx", tmp_path / "m.onnx")).logits(faces) - expected).max() < 1e-4
+    extra = {"fer.json": ""}
+    scripted = torch.jit.load(str(export(checkpoint, "torchscript", tmp_path / "m.pt")), _extra_files=extra)
+    assert np.abs(scripted(torch.from_numpy(faces)).detach().numpy() - expected).max() < 1e-4
+    assert json.loads(extra["fer.json"])["classes"] == torch_model.classes
+
+
+@pytest.mark.parametrize("runtime", ["ckpt", "onnx"])
+def test_predict_on_the_kdef_photos_finds_and_labels_every_face(checkpoint, tmp_path, runtime):
+    photos = shared_data("kdef_sample")
+    model = checkpoint if runtime == "ckpt" else export(checkpoint, "onnx", tmp_path / "model.onnx")
+    summary = predict(predict_config(model, photos, tmp_path / "out", "annotate=true"))
+    results = lines(tmp_path / "out")
+    assert summary["frames"] == 82 and summary["frames_without_face"] <= 4  # >= 95% found
+    sources = {r["source"] for r in results}
+    assert sources <= {str(p) for p in photos.glob("*.jpg")} and len(sources) == 82 - summary["frames_without_face"]
+    assert len(results) == summary["faces"] >= 78
+    for r in results[:5]:
+        assert set(r) == {"source", "frame", "box", "label", "probabilities"}
+        assert r["label"] == max(r["probabilities"], key=r["probabilities"].get)
+        assert sum(r["probabilities"].values()) == pytest.approx(1, abs=1e-3)
+    annotated = cv2.imread(str(tmp_path / "out" / "AF01ANS.jpg"))
+    assert annotated is not None and annotated.shape == (320, 256, 3)
+
+
+def test_no_face_is_an_empty_result_and_unreadable_files_are_skipped(checkpoint, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "wall.png"), np.full((240, 320, 3), 90, np.uint8))
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    (folder / "notes.txt").write_text("ignored")
+    summary = predict(predict_config(checkpoint, folder, tmp_path / "out"))
+    assert summary["frames"] == 1 and summary["faces"] == 0 and summary["frames_without_face"] == 1
+    assert summary["unreadable"] == [{"file": str(folder / "broken.jpg"), "reason": "not a readable image"}]
+    assert lines(tmp_path / "out") == []
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        predict(predict_config(checkpoint, tmp_path / "missing", tmp_path / "out2"))
+
+
+def test_predict_on_a_video_skips_frames_and_writes_an_annotated_video(checkpoint, tmp_path):
+    photo = cv2.imread(str(shared_data("kdef_sample") / "AM19HAS.jpg"))
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    for i in range(10):
+        frame = np.full((480, 640, 3), 40 + 10 * i, np.uint8)
+        frame[80:400, 100 + 20 * i : 356 + 20 * i] = photo
+        writer.write(frame)
+    writer.release()
+    summary = predict(predict_config(checkpoint, path, tmp_path / "out", "every=2", "annotate=true"))
+    results = lines(tmp_path / "out")
+    assert summary["frames"] == 5 and [r["frame"] for r in results] == [0, 2, 4, 6, 8]
+    assert results[0]["box"][0] < results[-1]["box"][0]  # the face moves right
+    capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
