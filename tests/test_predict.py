@@ -44,7 +44,7 @@ def kdef_faces(count: int = 16) -> np.ndarray:
 def test_onnx_export_matches_pytorch_on_real_faces(checkpoint, tmp_path):
     path = export(checkpoint, "onnx", tmp_path / "model.onnx")
     faces = kdef_faces()
-    torch_model, onnx_model = TorchModel(checkpoint), OnnxModel(path)
+    torch_model, onnx_model = TorchModel.from_checkpoint(checkpoint), OnnxModel(path)
     with torch.inference_mode():
         expected = torch_model.module(torch.from_numpy(faces)).numpy()
     assert np.abs(onnx_model.logits(faces) - expected).max() < 1e-4
@@ -58,7 +58,7 @@ def test_onnx_and_torchscript_match_pytorch_on_synthetic_faces(checkpoint, tmp_p
     from fer.data.synthetic_faces import synthetic_faces
 
     faces = synthetic_faces(8, seed=3)[0][:, None]
-    torch_model = TorchModel(checkpoint)
+    torch_model = TorchModel.from_checkpoint(checkpoint)
     with torch.inference_mode():
         expected = torch_model.module(torch.from_numpy(faces)).numpy()
     assert np.abs(load(export(checkpoint, "onnx", tmp_path / "m.onnx")).logits(faces) - expected).max() < 1e-4
@@ -115,3 +115,37 @@ def test_predict_on_a_video_skips_frames_and_writes_an_annotated_video(checkpoin
     assert results[0]["box"][0] < results[-1]["box"][0]  # the face moves right
     capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+
+
+def test_explain_overlays_faces_in_photos(checkpoint, tmp_path):
+    from fer.explain import explain
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("AF01ANS.jpg", "AM19HAS.jpg", "AM30SUS.jpg"):
+        shutil.copy(shared_data("kdef_sample") / name, folder / name)
+    out = tmp_path / "explain"
+    result = explain(compose_config("explain", [f"ckpt={checkpoint}", f"input={folder}", f"output={out}"], out))
+    assert len(result["faces"]) == 3 and result["layer"]
+    overlays = cv2.imread(str(out / "overlays.png"))
+    assert overlays is not None and overlays.shape[1] == 3 * 144
+    assert all((out / f["overlay"]).is_file() for f in result["faces"])
+
+
+def test_explain_per_class_maps_over_a_split(checkpoint, tmp_path):
+    from fer.explain import explain, gradcam, target_layer
+    from fer.models.runtime import TorchModel
+
+    out = tmp_path / "explain"
+    result = explain(compose_config("explain", [f"ckpt={checkpoint}", "split=test", f"output={out}", "max_images=70"], out))
+    assert result["images"] == 70 and sum(result["per_class"].values()) == 70
+    saved = np.load(out / "class_saliency.npz")
+    assert saved["maps"].shape == (7, 48, 48) and 0 <= saved["maps"].min() and saved["maps"].max() <= 1
+    assert cv2.imread(str(out / "class_saliency.png")).shape[1] == 7 * 144
+    model = TorchModel.from_checkpoint(checkpoint).module
+    _, layer = target_layer(model.net.backbone)
+    faces = np.random.default_rng(0).integers(0, 256, (4, 1, 48, 48), dtype=np.uint8)
+    maps = gradcam(model.net, layer, faces, np.zeros(4, dtype=np.int64))
+    assert maps.shape == (4, 48, 48) and np.isfinite(maps).all()
+    with pytest.raises(ValueError, match="exactly one of"):
+        explain(compose_config("explain", [f"ckpt={checkpoint}", f"output={out}"], out))

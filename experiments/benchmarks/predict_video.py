@@ -88,7 +88,7 @@ def main() -> None:
         onnx_path = export(ckpt, "onnx", tmp / "model.onnx")
         video = tmp / "faces.avi"
         build_video(video, args.frames)
-        torch_model = TorchModel(ckpt)
+        torch_model = TorchModel.from_checkpoint(ckpt)
         print(f"model: {torch_model.meta['backbone']} at {torch_model.input_size} px; video: {args.frames} frames of 640x480, every {args.every}")
         for name, path in (("pytorch", ckpt), ("onnxruntime", onnx_path)):
             summary = pipeline_fps(path, video, tmp / name, args.every)

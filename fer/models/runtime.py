@@ -34,19 +34,23 @@ def preprocessing(hparams: dict) -> dict:
 
 
 class TorchModel:
-    def __init__(self, path: str | Path, device: str = "cpu"):
+    def __init__(self, module, hparams: dict, device: str = "cpu"):
         import torch
 
-        from fer.eval import load_classifier
-
         self.torch = torch
-        module, checkpoint = load_classifier(path)
         self.module = module.eval().to(device)
         self.device = device
-        self.meta = preprocessing(checkpoint["hyper_parameters"])
+        self.meta = preprocessing(hparams)
         self.classes = self.meta["classes"]
         self.image_size = self.meta["image_size"]
         self.input_size = self.meta["input_size"]
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> TorchModel:
+        from fer.eval import load_classifier
+
+        module, checkpoint = load_classifier(path)
+        return cls(module, checkpoint["hyper_parameters"], device)
 
     def probabilities(self, faces: np.ndarray) -> np.ndarray:
         with self.torch.inference_mode():
@@ -85,4 +89,4 @@ def load(path: str | Path, device: str = "cpu") -> TorchModel | OnnxModel:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ckpt={path}: no such file (expected a .ckpt from fer.train or a .onnx from fer.export)")
-    return OnnxModel(path) if path.suffix == ".onnx" else TorchModel(path, device)
+    return OnnxModel(path) if path.suffix == ".onnx" else TorchModel.from_checkpoint(path, device)
