@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # tests.conftest composes configs as the entry points do
 KDEF = ROOT.parent / "shared" / "data" / "kdef_sample"
 
 
@@ -40,7 +42,7 @@ def build_video(path: Path, frames: int, seed: int = 0) -> None:
         frame = background.copy()
         for k in range(1 + (i // 50) % 2):  # alternates one and two faces every 50 frames
             face = cv2.resize(photos[(i // 25 + 7 * k) % len(photos)], (192, 240))
-            x = 20 + k * 300 + int(80 * np.sin(i / 20 + k))
+            x = 90 + k * 260 + int(70 * np.sin(i / 20 + k))
             y = 100 + int(60 * np.cos(i / 30 + k))
             frame[y : y + 240, x : x + 192] = face
         writer.write(frame)
