@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from fer.callbacks import show_bar
 from fer.callbacks.progress import PlainProgress
 from fer.callbacks.run_report import RunReport
-from fer.data import build_datamodule
+from fer.data import FERDataModule, build_datamodule
 from fer.loggers import build_loggers, finish_wandb
 from fer.models.classifier import EmotionClassifier
 from fer.train import CONF_DIR
@@ -41,15 +41,20 @@ def load_classifier(path: str | Path) -> tuple[EmotionClassifier, dict]:
     return model, checkpoint
 
 
+def checkpoint_datamodule(cfg: DictConfig, hparams: dict) -> FERDataModule:
+    """The checkpoint's dataset (or ``cfg.data`` when given) over its classes, at its input size, not augmented."""
+    data_cfg = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else dict(hparams["data"])
+    data_cfg["classes"] = list(hparams["classes"])
+    return build_datamodule(data_cfg, hparams["backbone"]["input_size"], [], cfg.seed)
+
+
 def evaluate(cfg: DictConfig) -> dict:
     model, checkpoint = load_classifier(cfg.ckpt)
     if cfg.get("tta"):
         model.hparams.tta = cfg.tta
     hparams = checkpoint["hyper_parameters"]
     run_dir = Path(cfg.paths.output_dir)
-    data_cfg = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else dict(hparams["data"])
-    data_cfg["classes"] = model.classes
-    datamodule = build_datamodule(data_cfg, hparams["backbone"]["input_size"], [], cfg.seed)
+    datamodule = checkpoint_datamodule(cfg, hparams)
     if cfg.split not in ("test", "val"):
         raise ValueError(f"split={cfg.split!r}: expected test or val")
     report = RunReport(run_dir, {"dataset": None, "backbone": hparams["backbone"]["name"], "seed": None, "checkpoint": str(Path(cfg.ckpt).resolve()), "split": cfg.split, "tta": model.hparams.tta})

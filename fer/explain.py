@@ -26,7 +26,7 @@ import hydra
 import numpy as np
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
 from fer.train import CONF_DIR
@@ -109,12 +109,10 @@ def explain_photos(runtime, layer: nn.Module, cfg: DictConfig, out: Path) -> dic
 
 def explain_split(model, layer: nn.Module, cfg: DictConfig, out: Path) -> dict:
     """Per-class mean face and mean Grad-CAM (true class) over a split of the dataset."""
-    from fer.data import build_datamodule
+    from fer.eval import checkpoint_datamodule
 
     hparams = model.hparams
-    data_cfg = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else dict(hparams["data"])
-    data_cfg["classes"] = model.classes
-    datamodule = build_datamodule(data_cfg, hparams["backbone"]["input_size"], [], cfg.seed)
+    datamodule = checkpoint_datamodule(cfg, hparams)
     datamodule.setup()
     dataset = datamodule.dataset(cfg.split, augment=False)
     count = min(len(dataset), cfg.max_images)

@@ -29,6 +29,7 @@ from omegaconf import DictConfig
 from fer.data.decode import IMAGE_SUFFIXES
 from fer.data.transforms import eval_transform
 from fer.faces import FaceDetector, crop, square
+from fer.models.runtime import load
 from fer.train import CONF_DIR
 
 log = logging.getLogger(__name__)
@@ -188,15 +189,8 @@ class AnnotatedWriter:
             writer.release()
 
 
-def load_model(cfg: DictConfig):
-    """The model named by ``ckpt`` (a fer checkpoint or a .onnx file from fer.export)."""
-    from fer.models.runtime import load
-
-    return load(cfg.ckpt, device=cfg.device)
-
-
 def predict(cfg: DictConfig) -> dict:
-    model = load_model(cfg)
+    model = load(cfg.ckpt, device=cfg.device)
     margin = model.meta["face_margin"] if cfg.face_margin is None else cfg.face_margin
     predictor = Predictor(model, FaceDetector(min_face=cfg.min_face, max_side=cfg.detect_max_side), margin)
     out_dir = Path(cfg.output)

@@ -16,15 +16,12 @@ every protocol keeps a subject's images in one split.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
 from fer.data.decode import DataError, Problems, list_images
-from fer.data.folders import Entry, Framing, Resize, class_folder_entries, decode_entries
+from fer.data.folders import Entry, Resize, class_folder_entries, read_entries
 from fer.faces import FaceCropper
 from fer.labels import EMOTIONS
 
@@ -80,7 +77,8 @@ class CKPlusDataModule(FERDataModule):
                 problems.skip(entry[0].relative_to(root), "file name is not S<subject>_<sequence>_<frame>: the subject is unknown")
             else:
                 named.append(entry)
-        return self._arrays(root, named, problems, classes, Resize(self.image_size), lambda path: NAME.match(path.name).group(1).upper())
+        subjects = [NAME.match(path.name).group(1).upper() for path, _, _ in named]
+        return read_entries(root, named, problems, classes, Resize(self.image_size), subjects)
 
     def _decode_original(self, root: Path, problems: Problems) -> FaceArrays:
         classes = [c for c in EMOTIONS if c in CKPLUS_CLASSES or (self.neutral_first_frame and c == "neutral")]
@@ -101,17 +99,6 @@ class CKPlusDataModule(FERDataModule):
         if not entries:
             raise DataError(f"data.root={root}: no labelled sequence could be read (expected {self.expected})")
         cropper = FaceCropper(self.image_size, self.face_margin)
-        arrays = self._arrays(root, entries, problems, classes, cropper, lambda path: path.parent.parent.name.upper())
+        arrays = read_entries(root, entries, problems, classes, cropper, [path.parent.parent.name.upper() for path, _, _ in entries])
         self.extra["face_crop"] = cropper.summary()
         return arrays
-
-    def _arrays(self, root: Path, entries: list[Entry], problems: Problems, classes: list[str], framing: Framing, subject_of: Callable[[Path], str]) -> FaceArrays:
-        images, kept = decode_entries(root, entries, problems, framing)
-        return FaceArrays(
-            images=images,
-            labels=np.array([entries[i][1] for i in kept], np.int64),
-            classes=classes,
-            splits=np.full(len(kept), "", dtype="<U5"),
-            files=[str(entries[i][0].relative_to(root)) for i in kept],
-            subjects=np.array([subject_of(entries[i][0]) for i in kept]),
-        )

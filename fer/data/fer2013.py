@@ -131,8 +131,8 @@ class FER2013DataModule(FERDataModule):
         if files[0].suffix in (".csv", ".gz"):
             return read_fer2013_csv(files[0], problems)
         folders = {"train": root / "train", "test": root / "test"}
-        images, labels, splits, names = read_class_folders(root, folders, problems, list(FER2013_CLASSES), Resize(self.image_size), split_from_name)
-        test = splits[splits != "train"]
+        arrays = read_class_folders(root, folders, problems, list(FER2013_CLASSES), Resize(self.image_size), split_from_name)
+        test = arrays.splits[arrays.splits != "train"]
         if len(test) and not (test == "val").any():
             self.extra["split_note"] = "the test folder merges PublicTest and PrivateTest (no file-name prefixes): test = the whole test folder, val carved from train"
-        return FaceArrays(images=images, labels=labels, classes=list(FER2013_CLASSES), splits=splits, files=names)
+        return arrays

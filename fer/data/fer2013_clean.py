@@ -51,5 +51,4 @@ class FER2013CleanDataModule(FER2013DataModule):
             self.extra["source"] = "FER2013, cleaned reproducibly (fer.data.cleaning) and restricted to five classes"
             return super().decode(root, files, problems)
         self.extra["source"] = "the Kaggle FER2013-cleaned class folders"
-        images, labels, splits, names = read_class_folders(root, {"": root}, problems, list(FER2013_CLASSES), Resize(self.image_size), lambda path, folder: "")
-        return FaceArrays(images=images, labels=labels, classes=list(FER2013_CLASSES), splits=splits, files=names)
+        return read_class_folders(root, {"": root}, problems, list(FER2013_CLASSES), Resize(self.image_size), lambda path, folder: "")

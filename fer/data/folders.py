@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer.data.arrays import FaceArrays
 from fer.data.decode import DataError, Problems, list_images, read_grey
 from fer.labels import canonical
 
@@ -78,10 +79,19 @@ def class_folder_entries(root: Path, folders: dict[str, Path], problems: Problem
     return entries
 
 
-def read_class_folders(root: Path, folders: dict[str, Path], problems: Problems, classes: list[str], framing: Framing, split_of: Callable[[Path, str], str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Images, labels, source splits and relative file names of class-folder trees."""
-    entries = class_folder_entries(root, folders, problems, classes, split_of)
+def read_entries(root: Path, entries: list[Entry], problems: Problems, classes: list[str], framing: Framing, subjects: list[str] | None = None) -> FaceArrays:
+    """Decode ``entries`` into arrays; ``subjects`` (aligned with ``entries``) where the dataset names them."""
     images, kept = decode_entries(root, entries, problems, framing)
-    labels = np.array([entries[i][1] for i in kept], np.int64)
-    splits = np.array([entries[i][2] for i in kept], dtype="<U5")
-    return images, labels, splits, [str(entries[i][0].relative_to(root)) for i in kept]
+    return FaceArrays(
+        images=images,
+        labels=np.array([entries[i][1] for i in kept], np.int64),
+        classes=list(classes),
+        splits=np.array([entries[i][2] for i in kept], dtype="<U5"),
+        files=[str(entries[i][0].relative_to(root)) for i in kept],
+        subjects=None if subjects is None else np.array([subjects[i] for i in kept]),
+    )
+
+
+def read_class_folders(root: Path, folders: dict[str, Path], problems: Problems, classes: list[str], framing: Framing, split_of: Callable[[Path, str], str]) -> FaceArrays:
+    """The images of class-folder trees, with their labels, source splits and relative file names."""
+    return read_entries(root, class_folder_entries(root, folders, problems, classes, split_of), problems, classes, framing)

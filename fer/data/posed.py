@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
 from fer.data.decode import IMAGE_SUFFIXES, DataError, Problems
-from fer.data.folders import Entry, decode_entries
+from fer.data.folders import Entry, read_entries
 from fer.faces import FaceCropper
 from fer.labels import EMOTIONS
 
@@ -59,14 +57,7 @@ class PosedFacesDataModule(FERDataModule):
         if not entries:
             raise DataError(f"data.root={root}: none of its {len(files)} image files is a {self.name} image selected by the filters (expected {self.expected})")
         cropper = FaceCropper(self.image_size, self.face_margin, profiles=self.profiles)
-        images, kept = decode_entries(root, entries, problems, cropper)
+        arrays = read_entries(root, entries, problems, classes, cropper, subjects)
         self.extra["face_crop"] = cropper.summary()
         self.extra["filtered_out"] = filtered  # files of the dataset left out by the angle/session filters
-        return FaceArrays(
-            images=images,
-            labels=np.array([entries[i][1] for i in kept], np.int64),
-            classes=classes,
-            splits=np.full(len(kept), "", dtype="<U5"),
-            files=[str(entries[i][0].relative_to(root)) for i in kept],
-            subjects=np.array([subjects[i] for i in kept]),
-        )
+        return arrays

@@ -3,7 +3,7 @@
 Both give the same interface: ``classes``, ``image_size`` (the stored face size the
 model was trained on), ``input_size`` and ``probabilities(faces)`` for a uint8 batch
 ``(B, 1, input_size, input_size)``. The ONNX file carries that preprocessing in its
-metadata (written by :mod:`fer.export`), so it needs neither the checkpoint nor torch.
+metadata (written by :mod:`fer.export`), so it needs no checkpoint.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 METADATA_KEY = "fer"  # ONNX metadata_props key holding the preprocessing as JSON
 
@@ -34,10 +35,7 @@ def preprocessing(hparams: dict) -> dict:
 
 
 class TorchModel:
-    def __init__(self, module, hparams: dict, device: str = "cpu"):
-        import torch
-
-        self.torch = torch
+    def __init__(self, module: torch.nn.Module, hparams: dict, device: str = "cpu"):
         self.module = module.eval().to(device)
         self.device = device
         self.meta = preprocessing(hparams)
@@ -53,8 +51,8 @@ class TorchModel:
         return cls(module, checkpoint["hyper_parameters"], device)
 
     def probabilities(self, faces: np.ndarray) -> np.ndarray:
-        with self.torch.inference_mode():
-            x = self.torch.from_numpy(np.ascontiguousarray(faces)).to(self.device)
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(faces)).to(self.device)
             return self.module(x).softmax(-1).float().cpu().numpy()
 
 
