@@ -61,7 +61,7 @@ def evaluate(cfg: DictConfig) -> dict:
     report.load_state_dict(checkpoint["callbacks"]["RunReport"])
     datamodule.setup()
     report.meta["dataset"] = datamodule.name
-    loggers = build_loggers(cfg.get("logger"))
+    loggers = build_loggers(cfg.get("logger"), cfg.task_name)
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         logger=loggers or False,

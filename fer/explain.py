@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from pathlib import Path
 
 import cv2
@@ -29,6 +30,7 @@ from captum.attr import LayerAttribution, LayerGradCam
 from omegaconf import DictConfig
 from torch import nn
 
+from fer.loggers import wandb_is_logged_in
 from fer.train import CONF_DIR
 
 log = logging.getLogger(__name__)
@@ -152,12 +154,18 @@ def explain(cfg: DictConfig) -> dict:
     result = {"checkpoint": str(cfg.ckpt), "layer": layer_name, **result}
     (out / "explain.json").write_text(json.dumps(result, indent=2))
     if cfg.wandb:
-        import wandb
-
-        run = wandb.init(project=cfg.wandb_project, job_type="explain", dir=str(out), config={"ckpt": str(cfg.ckpt), "layer": layer_name})
-        run.log({p.stem: wandb.Image(str(p)) for p in out.glob("*.png") if p.stem in ("overlays", "class_saliency")})
-        run.finish()
+        log_to_wandb(out, cfg, layer_name)
     return result
+
+
+def log_to_wandb(out: Path, cfg: DictConfig, layer_name: str) -> None:
+    """The overlay and saliency grids as a W&B run: offline (in ``out/wandb``) unless logged in."""
+    import wandb
+
+    mode = os.environ.get("WANDB_MODE") or ("online" if wandb_is_logged_in() else "offline")
+    run = wandb.init(project=cfg.wandb_project, job_type="explain", dir=str(out), mode=mode, config={"ckpt": str(cfg.ckpt), "layer": layer_name})
+    run.log({p.stem: wandb.Image(str(p)) for p in out.glob("*.png") if p.stem in ("overlays", "class_saliency")})
+    run.finish()
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="explain")

@@ -21,16 +21,39 @@ def wandb_is_logged_in() -> bool:
     return any("wandb" in host for host in hosts)
 
 
-def build_loggers(cfg: DictConfig | None) -> list:
+def sweep_job() -> tuple[str, str, list[str]] | None:
+    """In a Hydra multirun: (sweep folder name, job folder name, the job's overrides); else None."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    hydra_cfg = HydraConfig.get()
+    return Path(hydra_cfg.sweep.dir).name, Path(hydra_cfg.runtime.output_dir).name, list(hydra_cfg.overrides.task)
+
+
+def build_loggers(cfg: DictConfig | None, task_name: str = "train") -> list:
     loggers = []
-    for name, spec in (cfg or {}).items():
+    for spec in (cfg or {}).values():
         spec = OmegaConf.to_container(spec, resolve=True)
         if spec["_target_"].endswith("WandbLogger"):
-            if spec.get("offline") is None:
-                spec["offline"] = os.environ.get("WANDB_MODE") == "offline" or not wandb_is_logged_in()
-            Path(spec["save_dir"]).mkdir(parents=True, exist_ok=True)
+            spec = wandb_spec(spec, task_name)
         loggers.append(instantiate(spec))
     return loggers
+
+
+def wandb_spec(spec: dict, task_name: str) -> dict:
+    """Offline unless logged in; in a multirun, one group per sweep, the job's overrides as tags."""
+    if spec.get("offline") is None:
+        spec["offline"] = os.environ.get("WANDB_MODE") == "offline" or not wandb_is_logged_in()
+    job = sweep_job()
+    if spec.get("group") is None:
+        spec["group"] = f"{task_name}/{job[0]}" if job else task_name
+    if job:
+        spec["name"] = spec.get("name") or job[1]
+        spec["tags"] = [*spec.get("tags", []), *(o for o in job[2] if len(o) <= 64 and not o.startswith(("data.root", "paths.")))]
+    Path(spec["save_dir"]).mkdir(parents=True, exist_ok=True)
+    return spec
 
 
 def finish_wandb() -> None:

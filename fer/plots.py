@@ -1,4 +1,4 @@
-"""The figures a run leaves on disk: confusion matrix and learning curves."""
+"""The figures a run leaves on disk: confusion matrix, learning curves and sample test predictions."""
 
 from __future__ import annotations
 
@@ -61,4 +61,24 @@ def plot_learning_curves(history: Sequence[dict], path: str | Path, title: str =
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_samples(samples: dict[str, Sequence[dict]], path: str | Path, title: str = "") -> None:
+    """Test faces, wrong predictions first, each titled ``true -> predicted (confidence)``."""
+    faces = [(s, kind) for kind in ("wrong", "right") for s in samples.get(kind, [])]
+    if not faces:
+        return
+    cols = 8
+    rows = -(-len(faces) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (s, kind) in zip(axes.flat, faces):
+        ax.imshow(s["image"], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"{s['true']} -> {s['predicted']}\n({s['confidence']:.2f})", fontsize=7, color="tab:red" if kind == "wrong" else "tab:green")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     plt.close(fig)

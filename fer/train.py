@@ -14,6 +14,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import numpy as np
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from fer.callbacks import build_callbacks, show_bar
@@ -22,6 +23,7 @@ from fer.loggers import build_loggers, finish_wandb
 from fer.models.classifier import EmotionClassifier
 from fer.models.feature_cache import FeatureDataModule
 from fer.models.finetune import Unfreezing
+from fer.provenance import provenance
 
 log = logging.getLogger(__name__)
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -41,9 +43,12 @@ def train(cfg: DictConfig) -> dict:
     datamodule = build_datamodule(cfg.data, cfg.backbone.input_size, cfg.augment.transforms, cfg.seed)
     datamodule.setup()
     report = datamodule.report()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "data_report.json").write_text(json.dumps(report, indent=2))
-    datamodule.save_splits(run_dir / "splits.csv")
+    record = provenance(report)
+    if rank_zero_only.rank == 0:  # DDP: every process runs this function; one writes the files
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "data_report.json").write_text(json.dumps(report, indent=2))
+        (run_dir / "provenance.json").write_text(json.dumps(record, indent=2))
+        datamodule.save_splits(run_dir / "splits.csv")
 
     model = EmotionClassifier(
         classes=datamodule.classes,
@@ -67,8 +72,9 @@ def train(cfg: DictConfig) -> dict:
         "train_images": len(datamodule.data["train"].labels),
         "test_split": report["protocol"]["note"],
         "tta": cfg.tta,
+        "provenance": record,
     }
-    loggers = build_loggers(cfg.get("logger"))
+    loggers = build_loggers(cfg.get("logger"), cfg.task_name)
     for logger in loggers:
         logger.log_hyperparams(plain(cfg))
     callbacks = build_callbacks(cfg.callbacks, run_dir, meta, with_loggers=bool(loggers))
@@ -88,7 +94,8 @@ def train(cfg: DictConfig) -> dict:
         if cfg.test:
             ckpt = "best" if trainer.checkpoint_callback.best_model_path else None
             trainer.test(model, datamodule=fit_data, ckpt_path=ckpt, weights_only=True)
-            metrics = json.loads((run_dir / "metrics.json").read_text())
+            if trainer.is_global_zero:
+                metrics = json.loads((run_dir / "metrics.json").read_text())
     finally:
         finish_wandb()
     metrics["run_dir"] = str(run_dir)
@@ -99,7 +106,7 @@ def train(cfg: DictConfig) -> dict:
 def main(cfg: DictConfig) -> float | None:
     metrics = train(cfg)
     log.info("run directory: %s", metrics["run_dir"])
-    value = metrics.get(cfg.get("optimized_metric", "best/val/acc"))  # what a sweeper maximises
+    value = metrics.get(cfg.optimized_metric)  # what a sweeper maximises
     return None if value is None else float(value)
 
 

@@ -125,8 +125,10 @@ def test_explain_overlays_faces_in_photos(checkpoint, tmp_path):
     for name in ("AF01ANS.jpg", "AM19HAS.jpg", "AM30SUS.jpg"):
         shutil.copy(shared_data("kdef_sample") / name, folder / name)
     out = tmp_path / "explain"
-    result = explain(compose_config("explain", [f"ckpt={checkpoint}", f"input={folder}", f"output={out}"], out))
+    result = explain(compose_config("explain", [f"ckpt={checkpoint}", f"input={folder}", f"output={out}", "wandb=true"], out))
     assert len(result["faces"]) == 3 and result["layer"]
+    (run,) = (out / "wandb").glob("offline-run-*")  # the grids logged to an offline W&B run
+    assert list(run.rglob("overlays_*.png"))
     overlays = cv2.imread(str(out / "overlays.png"))
     assert overlays is not None and overlays.shape[1] == 3 * 144
     assert all((out / f["overlay"]).is_file() for f in result["faces"])

@@ -86,6 +86,11 @@ def test_each_logger_runs(train_config, logger):
         offline_runs = list((run_dir / "wandb").glob("offline-run-*"))
         assert len(offline_runs) == 1 and list(offline_runs[0].glob("*.wandb"))
         assert wandb.run is None  # finished, so the next job starts its own run
+        (table,) = offline_runs[0].rglob("samples_*.table.json")  # sample predictions with their faces
+        rows = json.loads(table.read_text())
+        assert rows["columns"] == ["face", "true", "predicted", "confidence", "correct"] and len(rows["data"]) > 0
+        assert {row[4] for row in rows["data"]} == {True, False}  # right and wrong predictions
+        assert (run_dir / "test_samples.png").is_file()
 
 
 @pytest.mark.parametrize("debug", ["limit", "overfit"])
@@ -109,8 +114,11 @@ def test_cli_multirun_leaves_one_complete_run_per_job_and_eval_cli(tmp_path):
     assert [p.name for p in jobs] == ["0_shallow_cnn", "1_resnet18"]
     runs = {check_run_dir(job)["backbone"] for job in jobs}
     assert runs == {"fer_shallow_cnn", "resnet18"}
-    # each job wrote its own W&B run
-    assert all(len(list((job / "wandb").glob("offline-run-*"))) == 1 for job in jobs)
+    # each job wrote its own W&B run, in the sweep's group, tagged with its overrides
+    for job, tag in zip(jobs, [b"backbone=shallow_cnn", b"backbone=resnet18"]):
+        (run_file,) = (job / "wandb").glob("offline-run-*/*.wandb")
+        record = run_file.read_bytes()
+        assert f"train/{sweeps[0].name}".encode() in record and tag in record
     # not a terminal: plain lines, no progress bar
     assert "epoch 1/1" in done.stdout
 

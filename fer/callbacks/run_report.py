@@ -2,7 +2,8 @@
 
 It records one row of metrics per epoch (``history.csv``), draws
 ``learning_curves.png`` when fitting ends, and when testing ends writes
-``metrics.json`` and ``confusion_matrix.png``. Its state (history, training time)
+``metrics.json``, ``confusion_matrix.png`` and ``test_samples.png`` (test faces with
+their predictions, wrong ones first). Its state (history, training time)
 travels in checkpoints, so ``fer.eval`` reports the same fields as the run.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 
-from fer.plots import plot_confusion_matrix, plot_learning_curves
+from fer.plots import plot_confusion_matrix, plot_learning_curves, plot_samples
 
 EPOCH_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc", "val/macro_f1")
 
@@ -78,9 +79,10 @@ class RunReport(L.Callback):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "metrics.json").write_text(json.dumps(report, indent=2))
         plot_confusion_matrix(results["confusion_matrix"], pl_module.classes, self.run_dir / "confusion_matrix.png", f"{self.title}: test")
+        plot_samples(pl_module.test_samples, self.run_dir / "test_samples.png", f"{self.title}: test predictions")
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                _log_to_wandb(logger, report, self.run_dir)
+                _log_to_wandb(logger, report, pl_module.test_samples, self.run_dir)
 
     def state_dict(self) -> dict:
         return {"history": self.history, "train_seconds": self.train_seconds, "best": self.best, "meta": self.meta}
@@ -96,8 +98,8 @@ class RunReport(L.Callback):
         self.meta = {**state_dict["meta"], **{k: v for k, v in self.meta.items() if v is not None}}
 
 
-def _log_to_wandb(logger: WandbLogger, report: dict, run_dir: Path) -> None:
-    """Confusion matrix (interactive and as the picture), per-class recall and the curves."""
+def _log_to_wandb(logger: WandbLogger, report: dict, samples: dict[str, list], run_dir: Path) -> None:
+    """Confusion matrix (interactive and as the picture), per-class recall, the curves and sample predictions."""
     import wandb
 
     classes = report["classes"]
@@ -114,5 +116,7 @@ def _log_to_wandb(logger: WandbLogger, report: dict, run_dir: Path) -> None:
     }
     if (run_dir / "learning_curves.png").exists():
         payload["learning_curves"] = wandb.Image(str(run_dir / "learning_curves.png"))
+    rows = [[wandb.Image(s["image"]), s["true"], s["predicted"], s["confidence"], kind == "right"] for kind in ("wrong", "right") for s in samples[kind]]
+    payload["test/samples"] = wandb.Table(columns=["face", "true", "predicted", "confidence", "correct"], data=rows)
     logger.experiment.log(payload)
     logger.experiment.summary.update({k: v for k, v in report.items() if isinstance(v, (int, float))})

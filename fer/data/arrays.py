@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,13 +76,22 @@ class FaceDataset(Dataset):
     def __init__(self, arrays: FaceArrays, transform=None):
         self.arrays = arrays
         self.transform = transform
+        self._seeded_in: int | None = None  # the process whose torch seed the transform follows
 
     def __len__(self) -> int:
         return len(self.arrays.images)
 
+    def _seed_transform(self) -> None:
+        """Albumentations keeps its own random state, blind to ``seed_everything``: derive it
+        from torch's seed in this process (the run's seed, or a loader worker's own seed)."""
+        if self.transform is not None and self._seeded_in != os.getpid():
+            self.transform.set_random_seed(torch.initial_seed() % 2**32)
+            self._seeded_in = os.getpid()
+
     def __getitem__(self, i: int):
         image = self.arrays.images[i]
         if self.transform is not None:
+            self._seed_transform()
             image = self.transform(image=image)["image"]
         x = torch.from_numpy(np.ascontiguousarray(image)).unsqueeze(0)
         if self.arrays.targets is not None:

@@ -16,7 +16,8 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Dataset
 
 from fer.data import cache
 from fer.data.arrays import FaceArrays, FaceDataset
@@ -182,15 +183,29 @@ class FERDataModule(L.LightningDataModule):
         return FaceDataset(self.data[split], transform)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self.dataset(split)
+        sampler = None if shuffle else self._unrepeated_sampler(dataset)
         return DataLoader(
-            self.dataset(split),
+            dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
             drop_last=shuffle and len(self.data[split].images) > self.batch_size,
         )
+
+    def _unrepeated_sampler(self, dataset: Dataset) -> UnrepeatedDistributedSampler | None:
+        """Under DDP, each validation and test image goes to exactly one process.
+
+        Lightning's default sampler repeats a few images to even out the shares, and
+        they would be counted twice in the metrics.
+        """
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            return None
+        return UnrepeatedDistributedSampler(dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -24,6 +24,8 @@ from fer.models.mixing import mix
 from fer.models.tta import MODES, predict
 from fer.models.optim import build_optimizer, build_scheduler, param_groups
 
+SAMPLES_PER_KIND = 24  # test faces kept for the sample-predictions table: this many right, this many wrong
+
 
 def class_weights(kind: str, counts: Sequence[int] | None, num_classes: int) -> torch.Tensor | None:
     """``balanced``: weights ``N / (K * count)`` from the training split's class counts."""
@@ -66,6 +68,7 @@ class EmotionClassifier(L.LightningModule):
         self.test_recall = MulticlassRecall(k, average=None)
         self.test_confusion = MulticlassConfusionMatrix(k)
         self.test_results: dict = {}
+        self.test_samples: dict[str, list] = {"wrong": [], "right": []}
         if tta not in MODES:
             raise ValueError(f"tta={tta!r}: expected one of {MODES}")
         self.register_buffer("class_weights", class_weights(loss.get("class_weights", "none"), class_counts, k), persistent=False)
@@ -95,7 +98,7 @@ class EmotionClassifier(L.LightningModule):
         logits = self(x)
         loss = self.loss(logits, mixed)
         self.train_acc(logits, self.hard(mixed))
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
@@ -105,7 +108,7 @@ class EmotionClassifier(L.LightningModule):
         y = self.hard(target)
         self.val_acc(logits, y)
         self.val_f1(logits, y)
-        self.log("val/loss", self.loss(logits, target), on_epoch=True, prog_bar=True)
+        self.log("val/loss", self.loss(logits, target), on_epoch=True, prog_bar=True, sync_dist=True)
         self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)
         self.log("val/macro_f1", self.val_f1, on_epoch=True)
 
@@ -115,11 +118,26 @@ class EmotionClassifier(L.LightningModule):
         y = self.hard(target)
         for metric in (self.test_acc, self.test_f1, self.test_recall, self.test_confusion):
             metric.update(logits, y)
-        self.log("test/loss", self.loss(logits, target), on_epoch=True)
+        self.log("test/loss", self.loss(logits, target), on_epoch=True, sync_dist=True)
+        self.keep_samples(x, y, logits)
+
+    def on_test_epoch_start(self) -> None:
+        self.test_samples = {"wrong": [], "right": []}
+
+    def keep_samples(self, x: torch.Tensor, y: torch.Tensor, logits: torch.Tensor) -> None:
+        """The first test faces this process sees, right and wrong, for the sample-predictions table."""
+        if x.dim() != 4 or all(len(kept) >= SAMPLES_PER_KIND for kept in self.test_samples.values()):
+            return
+        confidence, predicted = logits.softmax(-1).max(-1)
+        images = x[:, 0] if x.dtype == torch.uint8 else (x[:, 0].clamp(0, 1) * 255).to(torch.uint8)
+        for i in range(len(y)):
+            kept = self.test_samples["right" if predicted[i] == y[i] else "wrong"]
+            if len(kept) < SAMPLES_PER_KIND:
+                kept.append({"image": images[i].cpu().numpy(), "true": self.classes[y[i]], "predicted": self.classes[predicted[i]], "confidence": float(confidence[i])})
 
     def on_test_epoch_end(self) -> None:
-        self.log("test/acc", self.test_acc.compute())
-        self.log("test/macro_f1", self.test_f1.compute())
+        self.log("test/acc", self.test_acc.compute(), sync_dist=True)
+        self.log("test/macro_f1", self.test_f1.compute(), sync_dist=True)
         recall = self.test_recall.compute().tolist()
         self.test_results = {
             "per_class_recall": dict(zip(self.classes, recall)),
