@@ -65,7 +65,8 @@ def row(run: Path, base: Path) -> dict:
     images = m.get("train_images")
     if images is None and (run / "data_report.json").is_file():
         images = sum(json.loads((run / "data_report.json").read_text())["splits"]["train"].values())
-    speed = images * m["epochs"] / seconds if images and seconds else None
+    seen = m.get("train_images_seen") or (images * m["epochs"] if images else None)  # older runs: full epochs
+    speed = seen / seconds if seen and seconds else None
     try:
         name = str(run.relative_to(base))
     except ValueError:

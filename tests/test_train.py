@@ -40,6 +40,7 @@ def test_train_writes_the_run_directory_and_eval_reproduces_it(train_config, tmp
     saved = check_run_dir(run_dir)
     assert saved["dataset"] == "synthetic" and saved["backbone"] == "efficientnet_lite0" and saved["epochs"] == 2
     assert saved["seed"] == 42 and saved["train_seconds"] > 0
+    assert saved["train_images_seen"] == 2 * (140 // 64) * 64  # two epochs of full batches (drop_last)
     assert len(saved["test/confusion_matrix"]) == 7 and sum(map(sum, saved["test/confusion_matrix"])) == 70
     # plain hyperparameters: loads with torch's default weights_only=True
     checkpoint = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)

@@ -28,6 +28,7 @@ class RunReport(L.Callback):
         self.meta = dict(meta)
         self.history: list[dict] = []
         self.train_seconds: float | None = None
+        self.images_seen = 0  # training images actually stepped on, all processes (limit_train_batches counts)
         self.best: dict = {}  # the checkpoint monitor's best value, e.g. {"best/val/acc": 0.91}
         self._fit_start = 0.0
 
@@ -37,6 +38,9 @@ class RunReport(L.Callback):
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self._fit_start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.images_seen += int(batch[0].shape[0]) * trainer.world_size
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         metrics = trainer.callback_metrics
@@ -74,6 +78,7 @@ class RunReport(L.Callback):
             **self.meta,
             "epochs": len(self.history),
             "train_seconds": self.train_seconds,
+            "train_images_seen": self.images_seen,
             "weights": pl_module.weights_report,
         }
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +90,7 @@ class RunReport(L.Callback):
                 _log_to_wandb(logger, report, pl_module.test_samples, self.run_dir)
 
     def state_dict(self) -> dict:
-        return {"history": self.history, "train_seconds": self.train_seconds, "best": self.best, "meta": self.meta}
+        return {"history": self.history, "train_seconds": self.train_seconds, "images_seen": self.images_seen, "best": self.best, "meta": self.meta}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore a checkpoint's record (resume, fer.eval), but not over a live one:
@@ -94,6 +99,7 @@ class RunReport(L.Callback):
             return
         self.history = list(state_dict["history"])
         self.train_seconds = state_dict["train_seconds"]
+        self.images_seen = state_dict.get("images_seen", 0)  # absent from older checkpoints
         self.best = dict(state_dict["best"])
         self.meta = {**state_dict["meta"], **{k: v for k, v in self.meta.items() if v is not None}}
 
