@@ -38,6 +38,7 @@ def train(cfg: DictConfig) -> dict:
     run_dir = Path(cfg.paths.output_dir)
     if (run_dir / "metrics.json").exists():
         raise FileExistsError(f"{run_dir} already holds a finished run; choose another hydra.run.dir")
+    resume = resume_checkpoint(cfg.get("resume"))
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(cfg.data, cfg.backbone.input_size, cfg.augment.transforms, cfg.seed)
@@ -46,9 +47,11 @@ def train(cfg: DictConfig) -> dict:
     record = provenance(report)
     if rank_zero_only.rank == 0:  # DDP: every process runs this function; one writes the files
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "data_report.json").write_text(json.dumps(report, indent=2))
-        (run_dir / "provenance.json").write_text(json.dumps(record, indent=2))
-        datamodule.save_splits(run_dir / "splits.csv")
+        # resumed in its own folder: the first start's records stay, this start's go beside them
+        suffix = "_resumed" if resume and (run_dir / "provenance.json").exists() else ""
+        (run_dir / f"data_report{suffix}.json").write_text(json.dumps(report, indent=2))
+        (run_dir / f"provenance{suffix}.json").write_text(json.dumps(record, indent=2))
+        datamodule.save_splits(run_dir / f"splits{suffix}.csv")
 
     model = EmotionClassifier(
         classes=datamodule.classes,
@@ -89,7 +92,7 @@ def train(cfg: DictConfig) -> dict:
         default_root_dir=run_dir,
     )
     try:
-        trainer.fit(model, datamodule=fit_data)
+        trainer.fit(model, datamodule=fit_data, ckpt_path=resume)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         if cfg.test:
             ckpt = "best" if trainer.checkpoint_callback.best_model_path else None
@@ -100,6 +103,15 @@ def train(cfg: DictConfig) -> dict:
         finish_wandb()
     metrics["run_dir"] = str(run_dir)
     return metrics
+
+
+def resume_checkpoint(path: str | None) -> str | None:
+    """The checkpoint to continue from (``resume=``), checked before any work starts."""
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"resume={path}: no such file; expected a checkpoint written by fer.train, e.g. <run dir>/checkpoints/last.ckpt")
+    return str(path)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")

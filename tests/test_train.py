@@ -66,6 +66,26 @@ def test_a_finished_run_is_never_overwritten(train_config):
     assert (Path(cfg.paths.output_dir) / "metrics.json").read_text() == before
 
 
+def test_resume_finishes_an_interrupted_run_in_its_folder(train_config):
+    first = train_config("trainer.max_epochs=1", "test=false")
+    run_dir = Path(first.paths.output_dir)
+    train(first)
+    provenance = (run_dir / "provenance.json").read_text()
+    assert not (run_dir / "metrics.json").exists()
+
+    resume = [f"resume={run_dir / 'checkpoints' / 'last.ckpt'}", "trainer.max_epochs=2"]
+    resumed = compose_config("train", ["debug=fast", "callbacks.progress=plain", *resume], run_dir)
+    metrics = check_run_dir(Path(train(resumed)["run_dir"]))
+    assert metrics["epochs"] == 2 and metrics["train_images_seen"] == 2 * (140 // 64) * 64  # both starts counted
+    assert [row.split(",")[0] for row in (run_dir / "history.csv").read_text().splitlines()[1:]] == ["1", "2"]
+    assert (run_dir / "provenance.json").read_text() == provenance and (run_dir / "provenance_resumed.json").is_file()
+
+
+def test_resume_names_a_missing_checkpoint(train_config, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.ckpt"):
+        train(train_config(f"resume={tmp_path / 'nope.ckpt'}"))
+
+
 def test_eval_names_a_missing_checkpoint(tmp_path):
     cfg = compose_config("eval", [f"ckpt={tmp_path / 'nope.ckpt'}"], tmp_path / "eval")
     with pytest.raises(FileNotFoundError, match="nope.ckpt"):

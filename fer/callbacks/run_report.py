@@ -37,7 +37,7 @@ class RunReport(L.Callback):
         return f"{self.meta.get('backbone')} on {self.meta.get('dataset')}"
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        self._fit_start = time.perf_counter()
+        self._fit_start = time.perf_counter() - (self.train_seconds or 0.0)  # resumed: count the time already trained
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.images_seen += int(batch[0].shape[0]) * trainer.world_size
