@@ -38,6 +38,8 @@ def build_loggers(cfg: DictConfig | None, task_name: str = "train") -> list:
         spec = OmegaConf.to_container(spec, resolve=True)
         if spec["_target_"].endswith("WandbLogger"):
             spec = wandb_spec(spec, task_name)
+        if spec["_target_"].endswith("CSVLogger"):
+            spec["version"] = free_csv_version(spec)
         loggers.append(instantiate(spec))
     return loggers
 
@@ -54,6 +56,17 @@ def wandb_spec(spec: dict, task_name: str) -> dict:
         spec["tags"] = [*spec.get("tags", []), *(o for o in job[2] if len(o) <= 64 and not o.startswith(("data.root", "paths.")))]
     Path(spec["save_dir"]).mkdir(parents=True, exist_ok=True)
     return spec
+
+
+def free_csv_version(spec: dict) -> str:
+    """The configured version folder, or ``resumed_N`` beside it when it holds a metrics.csv
+    (a resumed run): Lightning's CSV writer deletes an existing file instead of appending."""
+    version = str(spec.get("version") or "")
+    folder = Path(spec["save_dir"]) / spec.get("name", "lightning_logs")
+    candidate, n = version, 1
+    while (folder / candidate / "metrics.csv").exists():
+        candidate, n = f"resumed_{n}", n + 1
+    return candidate
 
 
 def finish_wandb() -> None:

@@ -53,7 +53,7 @@ def test_fer2013_csv_variants(tmp_path, variant):
     before = snapshot(folder)
     dm = FER2013DataModule(root=str(folder), cache_dir=str(tmp_path / "cache"), num_workers=0)
     report = dm.report()
-    assert report["num_images"] == 21 and report["protocol"]["note"] == "the dataset's own train/val/test split"
+    assert report["num_images"] == 21 and report["protocol"]["note"] == "the dataset's own split: train = Training, val = PublicTest, test = PrivateTest"
     assert {s: sum(c.values()) for s, c in report["splits"].items()} == {"train": 14, "val": 3, "test": 4}
     first = dm.data["train"]
     assert np.array_equal(first.images[0], rows[0][1]) and first.labels[0] == 0

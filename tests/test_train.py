@@ -71,6 +71,7 @@ def test_resume_finishes_an_interrupted_run_in_its_folder(train_config):
     run_dir = Path(first.paths.output_dir)
     train(first)
     provenance = (run_dir / "provenance.json").read_text()
+    first_csv = (run_dir / "csv" / "metrics.csv").read_text()
     assert not (run_dir / "metrics.json").exists()
 
     resume = [f"resume={run_dir / 'checkpoints' / 'last.ckpt'}", "trainer.max_epochs=2"]
@@ -79,6 +80,8 @@ def test_resume_finishes_an_interrupted_run_in_its_folder(train_config):
     assert metrics["epochs"] == 2 and metrics["train_images_seen"] == 2 * (140 // 64) * 64  # both starts counted
     assert [row.split(",")[0] for row in (run_dir / "history.csv").read_text().splitlines()[1:]] == ["1", "2"]
     assert (run_dir / "provenance.json").read_text() == provenance and (run_dir / "provenance_resumed.json").is_file()
+    assert (run_dir / "csv" / "metrics.csv").read_text() == first_csv  # Lightning would delete it: the resumed start logs beside it
+    assert "val/acc" in (run_dir / "csv" / "resumed_1" / "metrics.csv").read_text()
 
 
 def test_resume_names_a_missing_checkpoint(train_config, tmp_path):

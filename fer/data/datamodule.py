@@ -34,6 +34,7 @@ SPLITS = ("train", "val", "test")
 class FERDataModule(L.LightningDataModule):
     name = "base"
     expected = "the dataset's files"  # what data.root should hold, for error messages
+    own_splits = "train/val/test"  # the source's split names, for the protocol note of reports
 
     def __init__(
         self,
@@ -131,7 +132,7 @@ class FERDataModule(L.LightningDataModule):
         self.classes = select_classes(self.requested_classes, arrays.classes)
         arrays = arrays.select_classes(self.classes)
         p = self.protocol
-        index, note = assign(arrays.labels, arrays.splits, arrays.subjects, p["protocol"], p["num_folds"], p["fold"], p["val_fraction"], p["test_fraction"], p["seed"])
+        index, note = assign(arrays.labels, arrays.splits, arrays.subjects, p["protocol"], p["num_folds"], p["fold"], p["val_fraction"], p["test_fraction"], p["seed"], self.own_splits)
         empty = [s for s in SPLITS if len(index[s]) == 0]
         if empty:
             raise DataError(f"{self.name}: split(s) {empty} are empty under protocol {p['protocol']}; check data.root, data.classes and the protocol")

@@ -119,6 +119,7 @@ def split_from_name(path: Path, folder: str) -> str:
 class FER2013DataModule(FERDataModule):
     name = "fer2013"
     expected = "fer2013.csv(.gz), icml_face_data.csv, or the image folders train/<class>/ and test/<class>/"
+    own_splits = "train = Training, val = PublicTest, test = PrivateTest"
 
     def source_files(self, root: Path) -> list[Path]:
         if (table := find_csv(root)) is not None:

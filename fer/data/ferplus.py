@@ -47,6 +47,7 @@ def read_votes(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
 class FERPlusDataModule(FERDataModule):
     name = "ferplus"
     expected = "fer2013.csv (or a folder holding it), with FER+'s fer2013new.csv beside it or at data.votes"
+    own_splits = "train = Training, val = PublicTest, test = PrivateTest"
 
     def __init__(self, *, votes: str | None = None, label_scheme: str = "majority", **kwargs):
         super().__init__(**kwargs)

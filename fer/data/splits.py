@@ -58,13 +58,14 @@ def assign(
     val_fraction: float,
     test_fraction: float,
     seed: int,
+    own_splits: str = "train/val/test",
 ) -> tuple[dict[str, np.ndarray], str]:
     """Image indices of train/val/test under ``protocol``, and a note on how they were made."""
     everything = np.arange(len(labels))
     if protocol == "official":
         has = {s: np.flatnonzero(source_splits == s) for s in ("train", "val", "test")}
         if len(has["train"]) and len(has["val"]) and len(has["test"]):
-            return has, "the dataset's own train/val/test split"
+            return has, f"the dataset's own split: {own_splits}"
         if len(has["train"]) and len(has["test"]):
             train, val = carve(has["train"], labels, subjects, val_fraction, seed)
             return {"train": train, "val": val, "test": has["test"]}, f"the dataset's own test split; val = {val_fraction:.0%} of train (seeded, stratified{', by subject' if subjects is not None else ''})"
