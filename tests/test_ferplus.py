@@ -81,7 +81,7 @@ def test_soft_targets_train(tmp_path):
     dm.setup()
     x, target = next(iter(dm.train_dataloader()))
     assert target.dtype == torch.float32 and target.shape[1] == 8
-    backbone = {"name": "fer_shallow_cnn", "in_chans": 1, "input_size": 48, "mean": [0.5], "std": [0.25], "kwargs": {}}
+    backbone = {"name": "fer_shallow_cnn", "in_chans": 1, "input_size": 48, "mean": [0.5], "std": [0.25], "zero_head": False, "kwargs": {}}
     model = EmotionClassifier(dm.classes, backbone, {"name": "adamw"}, {"lr_decay": 1.0}, {"label_smoothing": 0.0})
     loss = model.loss(model(x), target)
     assert torch.isfinite(loss) and loss > 0

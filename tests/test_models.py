@@ -36,6 +36,17 @@ def test_every_backbone_option_trains_a_step_on_grey_input(option):
     assert net(x).shape == (2, 7)
 
 
+@pytest.mark.parametrize("zero_head", [True, False])
+def test_a_random_init_head_starts_at_zero_when_asked(zero_head):
+    torch.manual_seed(0)
+    net, _ = build_backbone(backbone_config("efficientnet_lite0", pretrained=False, zero_head=zero_head), num_classes=7)
+    logits = net.eval()(torch.randint(0, 256, (4, 1, 64, 64), dtype=torch.uint8))
+    if zero_head:
+        assert torch.count_nonzero(net.backbone.get_classifier().weight) == 0 and torch.count_nonzero(logits) == 0
+    else:
+        assert logits.std() > 1.0  # timm's TensorFlow-style init: what the zero start avoids
+
+
 def test_shallow_cnn_follows_the_timm_contract():
     model = timm.create_model("fer_shallow_cnn", num_classes=7, in_chans=1)
     x = torch.randn(3, 1, 48, 48)

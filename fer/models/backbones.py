@@ -61,11 +61,13 @@ class EmotionNet(nn.Module):
 
 
 def zero_new_head(backbone: nn.Module, missing: list[str]) -> None:
-    """Start a head the weights did not provide at zero: uniform predictions, small first gradients.
+    """Start a head the weights did not provide (all of it, from random init) at zero:
+    uniform predictions, small first gradients.
 
     timm's TensorFlow-style head init gives logits of standard deviation ~6 on
     EfficientNet features, a first loss near 6 and large early updates to the
-    pretrained layers.
+    pretrained layers. From random init the same head gives a first loss of 5.9, still
+    2.9 after 80 steps, against 1.95 and 1.85 from zero (efficientnet_lite0 on FER2013).
     """
     head = backbone.get_classifier()
     names = {n for n, p in backbone.named_parameters() if p is getattr(head, "weight", None) or p is getattr(head, "bias", None)}
@@ -93,9 +95,12 @@ def build_backbone(cfg: Mapping, num_classes: int, load_weights: bool = True) ->
     weights = cfg.get("weights")
     is_file = bool(weights) and not str(weights).startswith("pkg:")
     report = None
+    new = [name for name, _ in backbone.named_parameters()]  # random init: every layer is new
     if load_weights and (cfg.get("pretrained") or is_file):
         report = load_pretrained(backbone, cfg["name"], weights)
-        zero_new_head(backbone, report["missing"])
+        new = report["missing"]
+    if load_weights and cfg["zero_head"]:
+        zero_new_head(backbone, new)
     mean = cfg.get("mean") or backbone.pretrained_cfg["mean"]
     std = cfg.get("std") or backbone.pretrained_cfg["std"]
     return EmotionNet(backbone, cfg["in_chans"], mean, std), report
