@@ -26,6 +26,7 @@ from fer.data.folders import Resize, read_class_folders
 from fer.labels import FER2013_CLASSES
 
 USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+OWN_SPLITS = ", ".join(f"{split} = {usage}" for usage, split in USAGE.items())  # for the protocol note
 CSV_NAMES = ("fer2013.csv", "fer2013.csv.gz", "icml_face_data.csv", "icml_face_data.csv.gz")
 PIXELS = 48 * 48
 
@@ -119,7 +120,7 @@ def split_from_name(path: Path, folder: str) -> str:
 class FER2013DataModule(FERDataModule):
     name = "fer2013"
     expected = "fer2013.csv(.gz), icml_face_data.csv, or the image folders train/<class>/ and test/<class>/"
-    own_splits = "train = Training, val = PublicTest, test = PrivateTest"
+    own_splits = OWN_SPLITS
 
     def source_files(self, root: Path) -> list[Path]:
         if (table := find_csv(root)) is not None:

@@ -19,7 +19,7 @@ import numpy as np
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
 from fer.data.decode import DataError, Problems
-from fer.data.fer2013 import USAGE, find_csv, read_fer2013_csv
+from fer.data.fer2013 import OWN_SPLITS, USAGE, find_csv, read_fer2013_csv
 from fer.labels import EMOTIONS, canonical
 
 VOTE_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
@@ -47,7 +47,7 @@ def read_votes(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
 class FERPlusDataModule(FERDataModule):
     name = "ferplus"
     expected = "fer2013.csv (or a folder holding it), with FER+'s fer2013new.csv beside it or at data.votes"
-    own_splits = "train = Training, val = PublicTest, test = PrivateTest"
+    own_splits = OWN_SPLITS
 
     def __init__(self, *, votes: str | None = None, label_scheme: str = "majority", **kwargs):
         super().__init__(**kwargs)

@@ -58,7 +58,7 @@ def assign(
     val_fraction: float,
     test_fraction: float,
     seed: int,
-    own_splits: str = "train/val/test",
+    own_splits: str,
 ) -> tuple[dict[str, np.ndarray], str]:
     """Image indices of train/val/test under ``protocol``, and a note on how they were made."""
     everything = np.arange(len(labels))

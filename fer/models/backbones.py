@@ -95,12 +95,10 @@ def build_backbone(cfg: Mapping, num_classes: int, load_weights: bool = True) ->
     weights = cfg.get("weights")
     is_file = bool(weights) and not str(weights).startswith("pkg:")
     report = None
-    new = [name for name, _ in backbone.named_parameters()]  # random init: every layer is new
     if load_weights and (cfg.get("pretrained") or is_file):
         report = load_pretrained(backbone, cfg["name"], weights)
-        new = report["missing"]
-    if load_weights and cfg["zero_head"]:
-        zero_new_head(backbone, new)
+    if load_weights and cfg["zero_head"]:  # new: what the weights lacked, or every layer from random init
+        zero_new_head(backbone, report["missing"] if report else [name for name, _ in backbone.named_parameters()])
     mean = cfg.get("mean") or backbone.pretrained_cfg["mean"]
     std = cfg.get("std") or backbone.pretrained_cfg["std"]
     return EmotionNet(backbone, cfg["in_chans"], mean, std), report
