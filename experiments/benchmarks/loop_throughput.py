@@ -4,7 +4,7 @@ Same model (EmotionNet as built from conf/backbone/<name>.yaml), optimizer (Adam
 batch size, in-memory synthetic data and DataLoader; both time the same steps after a
 warm-up, data loading included. Prints images/s for each and their ratio.
 
-    python experiments/benchmarks/loop_throughput.py [--backbone shallow_cnn] [--batch-size 64] [--steps 150]
+    python experiments/benchmarks/loop_throughput.py [--backbone shallow_cnn] [--batch-size 64] [--steps 150] [--widths 16 64 128 256]
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class StepTimer(L.Callback):
 
 def make_module(args) -> EmotionClassifier:
     backbone = yaml.safe_load((CONF / "backbone" / f"{args.backbone}.yaml").read_text())
+    if args.widths:
+        backbone.setdefault("kwargs", {})["widths"] = args.widths
     optim = yaml.safe_load((CONF / "optim" / "adamw.yaml").read_text())
     optim["scheduler"] = "constant"
     return EmotionClassifier(
@@ -100,12 +102,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="alternating measurements of each loop")
     parser.add_argument("--num-workers", type=int, default=2)
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--widths", type=int, nargs="+", help="shallow_cnn block widths (backbone.kwargs.widths)")
     args = parser.parse_args()
 
     num = (args.warmup + args.steps + 1) * args.batch_size
     datamodule = SyntheticDataModule(num_train=num, num_val=7, num_test=7, batch_size=args.batch_size, num_workers=args.num_workers, input_size=yaml.safe_load((CONF / "backbone" / f"{args.backbone}.yaml").read_text())["input_size"])
     datamodule.setup()
-    print(f"backbone={args.backbone} batch={args.batch_size} steps={args.steps} workers={args.num_workers} threads={torch.get_num_threads()} channels_last={args.channels_last}")
+    print(f"backbone={args.backbone} widths={args.widths} batch={args.batch_size} steps={args.steps} workers={args.num_workers} threads={torch.get_num_threads()} channels_last={args.channels_last}")
     rates = {"lightning": [], "plain": []}
     for r in range(args.repeats):
         torch.manual_seed(r)
