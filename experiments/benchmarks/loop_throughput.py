@@ -42,10 +42,15 @@ class StepTimer(L.Callback):
             self.seconds = time.perf_counter() - self.start
 
 
-def make_module(args) -> EmotionClassifier:
+def backbone_config(args) -> dict:
+    """conf/backbone/<args.backbone>.yaml, with --widths applied."""
     backbone = yaml.safe_load((CONF / "backbone" / f"{args.backbone}.yaml").read_text())
     if args.widths:
         backbone.setdefault("kwargs", {})["widths"] = args.widths
+    return backbone
+
+
+def make_module(args, backbone: dict) -> EmotionClassifier:
     optim = yaml.safe_load((CONF / "optim" / "adamw.yaml").read_text())
     optim["scheduler"] = "constant"
     return EmotionClassifier(
@@ -58,7 +63,7 @@ def make_module(args) -> EmotionClassifier:
     )
 
 
-def lightning_loop(args, datamodule) -> float:
+def lightning_loop(args, backbone: dict, datamodule) -> float:
     timer = StepTimer(args.warmup, args.steps)
     trainer = L.Trainer(
         accelerator="cpu",
@@ -71,12 +76,12 @@ def lightning_loop(args, datamodule) -> float:
         limit_val_batches=0,
         callbacks=[timer],
     )
-    trainer.fit(make_module(args), train_dataloaders=datamodule.train_dataloader())
+    trainer.fit(make_module(args, backbone), train_dataloaders=datamodule.train_dataloader())
     return args.steps * args.batch_size / timer.seconds
 
 
-def plain_loop(args, datamodule) -> float:
-    module = make_module(args)
+def plain_loop(args, backbone: dict, datamodule) -> float:
+    module = make_module(args, backbone)
     optimizer = torch.optim.AdamW(module.net.parameters(), lr=module.hparams.optim["lr"], weight_decay=module.hparams.optim["weight_decay"])
     module.train()
     step, start = 0, 0.0
@@ -105,16 +110,17 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", help="shallow_cnn block widths (backbone.kwargs.widths)")
     args = parser.parse_args()
 
+    backbone = backbone_config(args)
     num = (args.warmup + args.steps + 1) * args.batch_size
-    datamodule = SyntheticDataModule(num_train=num, num_val=7, num_test=7, batch_size=args.batch_size, num_workers=args.num_workers, input_size=yaml.safe_load((CONF / "backbone" / f"{args.backbone}.yaml").read_text())["input_size"])
+    datamodule = SyntheticDataModule(num_train=num, num_val=7, num_test=7, batch_size=args.batch_size, num_workers=args.num_workers, input_size=backbone["input_size"])
     datamodule.setup()
     print(f"backbone={args.backbone} widths={args.widths} batch={args.batch_size} steps={args.steps} workers={args.num_workers} threads={torch.get_num_threads()} channels_last={args.channels_last}")
     rates = {"lightning": [], "plain": []}
     for r in range(args.repeats):
         torch.manual_seed(r)
-        rates["plain"].append(plain_loop(args, datamodule))
+        rates["plain"].append(plain_loop(args, backbone, datamodule))
         torch.manual_seed(r)
-        rates["lightning"].append(lightning_loop(args, datamodule))
+        rates["lightning"].append(lightning_loop(args, backbone, datamodule))
         print(f"  repeat {r + 1}: plain {rates['plain'][-1]:.0f} img/s, lightning {rates['lightning'][-1]:.0f} img/s", flush=True)
     plain, lightning = statistics.median(rates["plain"]), statistics.median(rates["lightning"])
     print(f"plain PyTorch loop: {plain:.0f} images/s (median of {args.repeats})")
