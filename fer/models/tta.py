@@ -1,7 +1,9 @@
 """Test-time augmentation: average the class probabilities of transformed copies.
 
 ``flip`` adds the mirror image (faces are near-symmetric; training flips them too).
-``ten_crop`` takes the four corner and the central crops of ``crop`` of the side,
+``shift`` adds the face moved by ``shift`` of the side (3 px at 48) up, down, left and
+right, edges replicated as in training's affine jitter, and the mirror of each: ten
+views at the input's own scale. ``ten_crop`` takes the four corner and the central crops of ``crop`` of the side,
 resized back to the input size, and the mirror of each: ten views. Augmented
 predictions are returned as log-probabilities, so argmax and cross-entropy still apply.
 """
@@ -13,15 +15,27 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-MODES = ("none", "flip", "ten_crop")
+MODES = ("none", "flip", "shift", "ten_crop")
 
 
-def views(x: torch.Tensor, mode: str, crop: float = 0.9) -> list[torch.Tensor]:
+def translate(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``x`` moved ``dy`` pixels down and ``dx`` right; the uncovered edge repeats the border pixels."""
+    h, w = x.shape[-2:]
+    rows = (torch.arange(h, device=x.device) - dy).clamp(0, h - 1)
+    cols = (torch.arange(w, device=x.device) - dx).clamp(0, w - 1)
+    return x[..., rows, :][..., cols]
+
+
+def views(x: torch.Tensor, mode: str, crop: float = 0.9, shift: float = 1 / 16) -> list[torch.Tensor]:
     """The transformed copies of a batch ``(B, C, H, W)`` that ``mode`` averages over."""
     if mode == "none":
         return [x]
     if mode == "flip":
         return [x, x.flip(-1)]
+    if mode == "shift":
+        d = max(1, round(x.shape[-1] * shift))
+        moved = [x] + [translate(x, dy, dx) for dy, dx in ((d, 0), (-d, 0), (0, d), (0, -d))]
+        return moved + [m.flip(-1) for m in moved]
     if mode == "ten_crop":
         h, w = x.shape[-2:]
         ch, cw = round(h * crop), round(w * crop)
