@@ -57,6 +57,18 @@ def test_train_writes_the_run_directory_and_eval_reproduces_it(train_config, tmp
     assert check_run_dir_eval["epochs"] >= 1 and check_run_dir_eval["checkpoint"].endswith("best.ckpt")
 
 
+def test_the_run_tests_the_moving_average_it_validated_and_saved(train_config, tmp_path):
+    """With EMA, the test after fit scores the averaged weights of best.ckpt, as fer.eval does, not the raw ones."""
+    metrics = train(train_config("trainer.max_epochs=2", "callbacks.weight_averaging=ema", "callbacks.ema_decay=0.9"))
+    best = Path(metrics["run_dir"]) / "checkpoints" / "best.ckpt"
+    checkpoint = torch.load(best, map_location="cpu", weights_only=True)
+    raw, averaged = checkpoint["current_model_state"], checkpoint["state_dict"]
+    assert any(not torch.equal(raw[k], averaged[k]) for k in averaged)  # the two weight sets differ
+    again = evaluate(compose_config("eval", [f"ckpt={best}", "trainer.accelerator=cpu"], tmp_path / "eval"))
+    assert metrics["test/loss"] == pytest.approx(again["test/loss"], rel=1e-5)
+    assert metrics["test/confusion_matrix"] == again["test/confusion_matrix"]
+
+
 def test_a_finished_run_is_never_overwritten(train_config):
     cfg = train_config()
     train(cfg)

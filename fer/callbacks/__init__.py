@@ -7,7 +7,6 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import (
     EarlyStopping,
-    EMAWeightAveraging,
     LearningRateMonitor,
     ModelCheckpoint,
     StochasticWeightAveraging,
@@ -15,6 +14,7 @@ from lightning.pytorch.callbacks import (
 )
 from omegaconf import DictConfig
 
+from fer.callbacks.ema import EMA
 from fer.callbacks.progress import PlainProgress
 from fer.callbacks.run_report import RunReport
 
@@ -44,7 +44,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, meta: dict, with_loggers: bo
     if cfg.early_stopping.enabled:
         callbacks.append(EarlyStopping(monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode, patience=cfg.early_stopping.patience))
     if cfg.weight_averaging == "ema":
-        callbacks.append(EMAWeightAveraging(decay=cfg.ema_decay))
+        callbacks.append(EMA(decay=cfg.ema_decay))
     elif cfg.weight_averaging == "swa":
         callbacks.append(StochasticWeightAveraging(swa_lrs=cfg.swa_lr, swa_epoch_start=cfg.swa_epoch_start))
     elif cfg.weight_averaging != "none":
