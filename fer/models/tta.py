@@ -3,9 +3,10 @@
 ``flip`` adds the mirror image (faces are near-symmetric; training flips them too).
 ``shift`` adds the face moved by ``shift`` of the side (3 px at 48) up, down, left and
 right, edges replicated as in training's affine jitter, and the mirror of each: ten
-views at the input's own scale. ``ten_crop`` takes the four corner and the central crops of ``crop`` of the side,
-resized back to the input size, and the mirror of each: ten views. Augmented
-predictions are returned as log-probabilities, so argmax and cross-entropy still apply.
+views at the input's own scale. ``ten_crop`` takes the four corner and the central
+crops of ``crop`` of the side, resized back to the input size, and the mirror of each:
+ten views. Augmented predictions are returned as log-probabilities, so argmax and
+cross-entropy still apply.
 """
 
 from __future__ import annotations
@@ -26,16 +27,21 @@ def translate(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return x[..., rows, :][..., cols]
 
 
+def with_mirrors(images: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``images`` followed by the mirror image of each."""
+    return images + [image.flip(-1) for image in images]
+
+
 def views(x: torch.Tensor, mode: str, crop: float = 0.9, shift: float = 1 / 16) -> list[torch.Tensor]:
     """The transformed copies of a batch ``(B, C, H, W)`` that ``mode`` averages over."""
     if mode == "none":
         return [x]
     if mode == "flip":
-        return [x, x.flip(-1)]
+        return with_mirrors([x])
     if mode == "shift":
         d = max(1, round(x.shape[-1] * shift))
         moved = [x] + [translate(x, dy, dx) for dy, dx in ((d, 0), (-d, 0), (0, d), (0, -d))]
-        return moved + [m.flip(-1) for m in moved]
+        return with_mirrors(moved)
     if mode == "ten_crop":
         h, w = x.shape[-2:]
         ch, cw = round(h * crop), round(w * crop)
@@ -45,7 +51,7 @@ def views(x: torch.Tensor, mode: str, crop: float = 0.9, shift: float = 1 / 16) 
         crops = [F.interpolate(c, size=(h, w), mode="bilinear", align_corners=False) for c in crops]
         if x.dtype == torch.uint8:
             crops = [c.round().clamp(0, 255).to(torch.uint8) for c in crops]
-        return crops + [c.flip(-1) for c in crops]
+        return with_mirrors(crops)
     raise ValueError(f"tta={mode!r}: expected one of {MODES}")
 
 
