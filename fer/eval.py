@@ -4,63 +4,47 @@
 choices such as ``tta`` are made before reporting on the test split.
 
 The model, its classes, its input size and (unless ``data=NAME`` is given) its dataset
-all come from the checkpoint.
+all come from the checkpoint (:mod:`fer.checkpoint`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import hydra
 import lightning as L
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fer.callbacks import show_bar
 from fer.callbacks.progress import PlainProgress
 from fer.callbacks.run_report import RunReport
-from fer.data import FERDataModule, build_datamodule
+from fer.checkpoint import checkpoint_datamodule, load_classifier
+from fer.config import CONF_PATH
 from fer.loggers import build_loggers, finish_wandb
-from fer.models.classifier import EmotionClassifier
-from fer.train import CONF_DIR
 
 log = logging.getLogger(__name__)
-
-
-def load_classifier(path: str | Path) -> tuple[EmotionClassifier, dict]:
-    """The model of a checkpoint (no pretrained-weight download) and the raw checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ckpt={path}: no such checkpoint file (expected a .ckpt written by fer.train)")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if "hyper_parameters" not in checkpoint or "classes" not in checkpoint["hyper_parameters"]:
-        raise ValueError(f"ckpt={path}: not a fer checkpoint (no classes among its hyperparameters)")
-    model = EmotionClassifier.load_from_checkpoint(path, map_location="cpu", load_weights=False, weights_only=True)
-    return model, checkpoint
-
-
-def checkpoint_datamodule(cfg: DictConfig, hparams: dict) -> FERDataModule:
-    """The checkpoint's dataset (or ``cfg.data`` when given) over its classes, at its input size, not augmented."""
-    data_cfg = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else dict(hparams["data"])
-    data_cfg["classes"] = list(hparams["classes"])
-    return build_datamodule(data_cfg, hparams["backbone"]["input_size"], [], cfg.seed)
+SPLITS = ("test", "val")
 
 
 def evaluate(cfg: DictConfig) -> dict:
+    if cfg.split not in SPLITS:
+        raise ValueError(f"split={cfg.split!r}: expected one of {SPLITS}")
     model, checkpoint = load_classifier(cfg.ckpt)
     if cfg.get("tta"):
         model.hparams.tta = cfg.tta
     hparams = checkpoint["hyper_parameters"]
     run_dir = Path(cfg.paths.output_dir)
-    datamodule = checkpoint_datamodule(cfg, hparams)
-    if cfg.split not in ("test", "val"):
-        raise ValueError(f"split={cfg.split!r}: expected test or val")
-    report = RunReport(run_dir, {"dataset": None, "backbone": hparams["backbone"]["name"], "seed": None, "checkpoint": str(Path(cfg.ckpt).resolve()), "split": cfg.split, "tta": model.hparams.tta})
-    report.load_state_dict(checkpoint["callbacks"]["RunReport"])
+    data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
+    datamodule = checkpoint_datamodule(hparams, data, cfg.seed, cfg.paths.cache_dir)
     datamodule.setup()
-    report.meta["dataset"] = datamodule.name
+    meta = {
+        "dataset": datamodule.name,
+        "checkpoint": str(Path(cfg.ckpt).resolve()),
+        "split": cfg.split,
+        "tta": model.hparams.tta,
+    }
+    report = RunReport.from_record(run_dir, checkpoint["callbacks"]["RunReport"], meta)
     loggers = build_loggers(cfg.get("logger"), cfg.task_name)
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
@@ -76,12 +60,10 @@ def evaluate(cfg: DictConfig) -> dict:
             trainer.test(model, dataloaders=datamodule.val_dataloader())
     finally:
         finish_wandb()
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["run_dir"] = str(run_dir)
-    return metrics
+    return {**report.metrics, "run_dir": str(run_dir)}
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
+@hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="eval")
 def main(cfg: DictConfig) -> None:
     metrics = evaluate(cfg)
     log.info("test/acc %.4f  run directory: %s", metrics["test/acc"], metrics["run_dir"])

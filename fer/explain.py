@@ -1,4 +1,5 @@
-"""``python -m fer.explain ckpt=PATH input=IMAGE|DIR`` or ``... split=test``: which face regions drive decisions.
+"""``python -m fer.explain ckpt=PATH input=IMAGE|DIR`` or ``... split=test``: which face regions
+drive decisions.
 
 Grad-CAM (computed with Captum's ``LayerGradCam``) weighs a convolutional layer's
 activations by the gradient of a class score; upsampled to the face, it shows where
@@ -27,17 +28,22 @@ import hydra
 import numpy as np
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from fer.checkpoint import checkpoint_datamodule
+from fer.config import CONF_PATH
+from fer.faces import FaceDetector
+from fer.frames import Tally, frames
 from fer.loggers import wandb_is_logged_in
-from fer.train import CONF_DIR
+from fer.runtime import Predictor, TorchModel
 
 log = logging.getLogger(__name__)
 
 
 def target_layer(backbone: nn.Module, name: str | None = None) -> tuple[str, nn.Module]:
-    """The layer to explain: ``name``, else the last feature stage at >= 1/16 resolution, else the last conv."""
+    """The layer to explain: ``name``, else the last feature stage at >= 1/16 resolution, else the last
+    convolution."""
     if name:
         return name, backbone.get_submodule(name)
     info = getattr(backbone, "feature_info", None)
@@ -52,8 +58,12 @@ def target_layer(backbone: nn.Module, name: str | None = None) -> tuple[str, nn.
 def gradcam(net: nn.Module, layer: nn.Module, faces: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Maps ``(B, S, S)`` in [0, 1] for uint8 faces ``(B, 1, S, S)`` and class indices ``targets``."""
     x = torch.from_numpy(faces).float().div_(255.0)
-    cam = LayerGradCam(net, layer).attribute(x, target=torch.as_tensor(targets, dtype=torch.long), relu_attributions=True)
-    cam = LayerAttribution.interpolate(cam.detach(), tuple(faces.shape[-2:]), interpolate_mode="bilinear")[:, 0]
+    cam = LayerGradCam(net, layer).attribute(
+        x, target=torch.as_tensor(targets, dtype=torch.long), relu_attributions=True
+    )
+    cam = LayerAttribution.interpolate(cam.detach(), tuple(faces.shape[-2:]), interpolate_mode="bilinear")[
+        :, 0
+    ]
     peak = cam.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]
     return (cam / peak).numpy()
 
@@ -61,7 +71,10 @@ def gradcam(net: nn.Module, layer: nn.Module, faces: np.ndarray, targets: np.nda
 def overlay(face: np.ndarray, cam: np.ndarray, size: int = 144) -> np.ndarray:
     """A BGR picture of the face with the map in the JET colour scale over it."""
     grey = cv2.resize(face, (size, size), interpolation=cv2.INTER_LINEAR)
-    heat = cv2.applyColorMap(cv2.resize((cam * 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_LINEAR), cv2.COLORMAP_JET)
+    heat = cv2.applyColorMap(
+        cv2.resize((cam * 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_LINEAR),
+        cv2.COLORMAP_JET,
+    )
     return cv2.addWeighted(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), 0.55, heat, 0.45, 0)
 
 
@@ -83,9 +96,6 @@ def grid(tiles: list[np.ndarray], columns: int) -> np.ndarray:
 
 def explain_photos(runtime, layer: nn.Module, cfg: DictConfig, out: Path) -> dict:
     """Grad-CAM of every face found in the photos, for its predicted class."""
-    from fer.faces import FaceDetector
-    from fer.predict import Predictor, Tally, frames
-
     predictor = Predictor(runtime, FaceDetector(), runtime.meta["face_margin"])
     model = runtime.module
     tally, tiles, results = Tally(), [], []
@@ -103,7 +113,15 @@ def explain_photos(runtime, layer: nn.Module, cfg: DictConfig, out: Path) -> dic
             picture = captioned(overlay(face, cam), f"{model.classes[label]} {p[label]:.2f}")
             cv2.imwrite(str(out / f"{name}.png"), picture)
             tiles.append(captioned(picture, name[:20]))
-            results.append({"source": frame.source, "face": k, "box": [int(v) for v in box], "label": model.classes[label], "overlay": f"{name}.png"})
+            results.append(
+                {
+                    "source": frame.source,
+                    "face": k,
+                    "box": [int(v) for v in box],
+                    "label": model.classes[label],
+                    "overlay": f"{name}.png",
+                }
+            )
     if tiles:
         cv2.imwrite(str(out / "overlays.png"), grid(tiles, min(6, len(tiles))))
     return {"faces": results, "frames_without_face": tally.without_face, "unreadable": tally.unreadable}
@@ -111,10 +129,9 @@ def explain_photos(runtime, layer: nn.Module, cfg: DictConfig, out: Path) -> dic
 
 def explain_split(model, layer: nn.Module, cfg: DictConfig, out: Path) -> dict:
     """Per-class mean face and mean Grad-CAM (true class) over a split of the dataset."""
-    from fer.eval import checkpoint_datamodule
-
     hparams = model.hparams
-    datamodule = checkpoint_datamodule(cfg, hparams)
+    data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
+    datamodule = checkpoint_datamodule(hparams, data, cfg.seed, cfg.paths.cache_dir)
     datamodule.setup()
     dataset = datamodule.dataset(cfg.split, augment=False)
     count = min(len(dataset), cfg.max_images)
@@ -133,24 +150,43 @@ def explain_split(model, layer: nn.Module, cfg: DictConfig, out: Path) -> dict:
             n[c] += chosen.sum()
     mean_cam = cam_sum / np.maximum(n, 1)[:, None, None]
     mean_face = face_sum / np.maximum(n, 1)[:, None, None]
-    tiles_face = [captioned(cv2.cvtColor(cv2.resize(f.astype(np.uint8), (144, 144)), cv2.COLOR_GRAY2BGR), f"{c} (n={int(m)})") for f, c, m in zip(mean_face, model.classes, n)]
-    tiles_cam = [captioned(overlay(f.astype(np.uint8), m / max(m.max(), 1e-12)), c) for f, m, c in zip(mean_face, mean_cam, model.classes)]
+    tiles_face = [
+        captioned(
+            cv2.cvtColor(cv2.resize(f.astype(np.uint8), (144, 144)), cv2.COLOR_GRAY2BGR), f"{c} (n={int(m)})"
+        )
+        for f, c, m in zip(mean_face, model.classes, n)
+    ]
+    tiles_cam = [
+        captioned(overlay(f.astype(np.uint8), m / max(m.max(), 1e-12)), c)
+        for f, m, c in zip(mean_face, mean_cam, model.classes)
+    ]
     cv2.imwrite(str(out / "class_saliency.png"), grid(tiles_face + tiles_cam, k))
-    np.savez_compressed(out / "class_saliency.npz", maps=mean_cam, faces=mean_face, counts=n, classes=np.array(model.classes))
-    return {"dataset": datamodule.name, "split": cfg.split, "images": int(count), "per_class": dict(zip(model.classes, n.astype(int).tolist()))}
+    np.savez_compressed(
+        out / "class_saliency.npz", maps=mean_cam, faces=mean_face, counts=n, classes=np.array(model.classes)
+    )
+    return {
+        "dataset": datamodule.name,
+        "split": cfg.split,
+        "images": int(count),
+        "per_class": dict(zip(model.classes, n.astype(int).tolist())),
+    }
 
 
 def explain(cfg: DictConfig) -> dict:
-    from fer.models.runtime import TorchModel
-
     if (cfg.get("input") is None) == (cfg.get("split") is None):
-        raise ValueError("give exactly one of input=IMAGE|DIR (faces in photos) or split=train|val|test (per-class maps)")
+        raise ValueError(
+            "give exactly one of input=IMAGE|DIR (faces in photos) or split=train|val|test (per-class maps)"
+        )
     runtime = TorchModel.from_checkpoint(cfg.ckpt)
     model = runtime.module
     layer_name, layer = target_layer(model.net.backbone, cfg.get("layer"))
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
-    result = explain_photos(runtime, layer, cfg, out) if cfg.get("input") is not None else explain_split(model, layer, cfg, out)
+    result = (
+        explain_photos(runtime, layer, cfg, out)
+        if cfg.get("input") is not None
+        else explain_split(model, layer, cfg, out)
+    )
     result = {"checkpoint": str(cfg.ckpt), "layer": layer_name, **result}
     (out / "explain.json").write_text(json.dumps(result, indent=2))
     if cfg.wandb:
@@ -163,12 +199,20 @@ def log_to_wandb(out: Path, cfg: DictConfig, layer_name: str) -> None:
     import wandb
 
     mode = os.environ.get("WANDB_MODE") or ("online" if wandb_is_logged_in() else "offline")
-    run = wandb.init(project=cfg.wandb_project, job_type="explain", dir=str(out), mode=mode, config={"ckpt": str(cfg.ckpt), "layer": layer_name})
-    run.log({p.stem: wandb.Image(str(p)) for p in out.glob("*.png") if p.stem in ("overlays", "class_saliency")})
+    run = wandb.init(
+        project=cfg.wandb_project,
+        job_type="explain",
+        dir=str(out),
+        mode=mode,
+        config={"ckpt": str(cfg.ckpt), "layer": layer_name},
+    )
+    run.log(
+        {p.stem: wandb.Image(str(p)) for p in out.glob("*.png") if p.stem in ("overlays", "class_saliency")}
+    )
     run.finish()
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="explain")
+@hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="explain")
 def main(cfg: DictConfig) -> None:
     result = explain(cfg)
     log.info("layer %s; wrote %s", result["layer"], cfg.output)

@@ -18,9 +18,9 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from fer.eval import load_classifier
-from fer.models.runtime import METADATA_KEY, preprocessing
-from fer.train import CONF_DIR
+from fer.checkpoint import load_classifier, preprocessing
+from fer.config import CONF_PATH
+from fer.runtime import METADATA_KEY
 
 log = logging.getLogger(__name__)
 FORMATS = ("onnx", "torchscript")
@@ -72,7 +72,7 @@ def export(ckpt: str | Path, fmt: str, output: str | Path | None = None, opset: 
     return path
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="export")
+@hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="export")
 def main(cfg: DictConfig) -> None:
     path = export(cfg.ckpt, cfg.format, cfg.output, cfg.opset)
     log.info("wrote %s", path)

@@ -37,9 +37,13 @@ class FaceDetector:
     def detect(self, grey: np.ndarray) -> np.ndarray:
         """Boxes ``(K, 4)`` as x, y, w, h in ``grey``'s pixels, largest first."""
         scale = min(1.0, self.max_side / max(grey.shape[:2]))
-        small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
+        small = (
+            cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
+        )
         side = max(12, int(self.min_face * min(small.shape[:2])))
-        boxes = self._classifier.detectMultiScale(small, self.scale_factor, self.min_neighbors, minSize=(side, side))
+        boxes = self._classifier.detectMultiScale(
+            small, self.scale_factor, self.min_neighbors, minSize=(side, side)
+        )
         if len(boxes) == 0:
             return np.zeros((0, 4), np.int64)
         boxes = np.round(np.asarray(boxes, np.float64) / scale).astype(np.int64)
@@ -129,7 +133,8 @@ class FaceCropper:
     def summary(self) -> dict:
         """The report's ``face_crop`` entry."""
         return {
-            "detector": f"opencv haar {self.detector.cascade}" + (" + haarcascade_profileface.xml" if self.profiles else ""),
+            "detector": f"opencv haar {self.detector.cascade}"
+            + (" + haarcascade_profileface.xml" if self.profiles else ""),
             "margin": self.margin,
             "faces_found": self.found,
             "no_face_fallback": len(self.missed),  # cropped to the central square instead

@@ -29,7 +29,11 @@ def sweep_job() -> tuple[str, str, list[str]] | None:
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return None
     hydra_cfg = HydraConfig.get()
-    return Path(hydra_cfg.sweep.dir).name, Path(hydra_cfg.runtime.output_dir).name, list(hydra_cfg.overrides.task)
+    return (
+        Path(hydra_cfg.sweep.dir).name,
+        Path(hydra_cfg.runtime.output_dir).name,
+        list(hydra_cfg.overrides.task),
+    )
 
 
 def build_loggers(cfg: DictConfig | None, task_name: str = "train") -> list:
@@ -53,7 +57,10 @@ def wandb_spec(spec: dict, task_name: str) -> dict:
         spec["group"] = f"{task_name}/{job[0]}" if job else task_name
     if job:
         spec["name"] = spec.get("name") or job[1]
-        spec["tags"] = [*spec.get("tags", []), *(o for o in job[2] if len(o) <= 64 and not o.startswith(("data.root", "paths.")))]
+        spec["tags"] = [
+            *spec.get("tags", []),
+            *(o for o in job[2] if len(o) <= 64 and not o.startswith(("data.root", "paths."))),
+        ]
     Path(spec["save_dir"]).mkdir(parents=True, exist_ok=True)
     return spec
 

@@ -23,10 +23,20 @@ def _matrix_panel(ax, values: np.ndarray, classes: Sequence[str], title: str, fm
     threshold = values.max() / 2 if values.max() > 0 else 1
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=8, color="white" if values[i, j] > threshold else "black")
+            ax.text(
+                j,
+                i,
+                format(values[i, j], fmt),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if values[i, j] > threshold else "black",
+            )
 
 
-def plot_confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str], path: str | Path, title: str = "") -> None:
+def plot_confusion_matrix(
+    matrix: Sequence[Sequence[int]], classes: Sequence[str], path: str | Path, title: str = ""
+) -> None:
     """Counts and row-normalised (recall) panels side by side, rows = true class."""
     counts = np.asarray(matrix, dtype=np.int64)
     rows = counts.sum(1, keepdims=True)
@@ -50,7 +60,9 @@ def plot_learning_curves(history: Sequence[dict], path: str | Path, title: str =
         for split, style in (("train", "-o"), ("val", "-s")):
             values = [h.get(f"{split}/{metric}") for h in history]
             if any(v is not None for v in values):
-                ax.plot(epochs, [np.nan if v is None else v for v in values], style, label=split, markersize=3)
+                ax.plot(
+                    epochs, [np.nan if v is None else v for v in values], style, label=split, markersize=3
+                )
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
@@ -76,7 +88,11 @@ def plot_samples(samples: dict[str, Sequence[dict]], path: str | Path, title: st
         ax.axis("off")
     for ax, (s, kind) in zip(axes.flat, faces):
         ax.imshow(s["image"], cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"{s['true']} -> {s['predicted']}\n({s['confidence']:.2f})", fontsize=7, color="tab:red" if kind == "wrong" else "tab:green")
+        ax.set_title(
+            f"{s['true']} -> {s['predicted']}\n({s['confidence']:.2f})",
+            fontsize=7,
+            color="tab:red" if kind == "wrong" else "tab:green",
+        )
     if title:
         fig.suptitle(title)
     fig.tight_layout()

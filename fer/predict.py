@@ -17,8 +17,6 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -26,128 +24,12 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from fer.data.decode import IMAGE_SUFFIXES
-from fer.data.transforms import eval_transform
-from fer.faces import FaceDetector, crop, square
-from fer.models.runtime import load
-from fer.train import CONF_DIR
+from fer.config import CONF_PATH
+from fer.faces import FaceDetector
+from fer.frames import VIDEO_SUFFIXES, Frame, Tally
+from fer.runtime import Predictor, load
 
 log = logging.getLogger(__name__)
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
-
-
-@dataclass
-class Frame:
-    source: str
-    index: int  # frame number in a video, 0 for a photo
-    image: np.ndarray  # BGR or grey, as read
-
-
-@dataclass
-class Tally:
-    frames: int = 0
-    faces: int = 0
-    without_face: int = 0
-    unreadable: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def frames(source: str, every: int, tally: Tally) -> Iterator[Frame]:
-    """Frames of a photo, a folder of photos (sorted), a video file, or ``webcam`` (device 0)."""
-    if source == "webcam" or source.isdigit():
-        yield from video_frames(0 if source == "webcam" else int(source), "webcam", every, tally)
-        return
-    path = Path(source).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"input={source}: no such file or folder (expected a photo, a folder of photos, a video or 'webcam')")
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        suffix = file.suffix.lower()
-        if suffix in VIDEO_SUFFIXES:
-            yield from video_frames(str(file), str(file), every, tally)
-        elif suffix in IMAGE_SUFFIXES:
-            image = cv2.imread(str(file), cv2.IMREAD_COLOR)
-            if image is None:
-                tally.unreadable.append({"file": str(file), "reason": "not a readable image"})
-                continue
-            yield Frame(str(file), 0, image)
-        elif not path.is_dir():
-            tally.unreadable.append({"file": str(file), "reason": f"unknown suffix {suffix!r}: expected an image {sorted(IMAGE_SUFFIXES)} or a video {sorted(VIDEO_SUFFIXES)}"})
-
-
-def video_frames(device_or_file: str | int, name: str, every: int, tally: Tally) -> Iterator[Frame]:
-    capture = cv2.VideoCapture(device_or_file)
-    if not capture.isOpened():
-        tally.unreadable.append({"file": name, "reason": "cannot open the video"})
-        return
-    index = 0
-    try:
-        while True:
-            if index % every:
-                if not capture.grab():  # skipped frames are not decoded
-                    break
-            else:
-                ok, image = capture.read()
-                if not ok:
-                    break
-                yield Frame(name, index, image)
-            index += 1
-    finally:
-        capture.release()
-
-
-class Predictor:
-    """Detect, crop and classify faces with a checkpoint's (or an exported model's) own preprocessing."""
-
-    def __init__(self, model, detector: FaceDetector, margin: float):
-        self.model = model
-        self.detector = detector
-        self.margin = margin
-        self.resize = eval_transform(model.input_size, model.image_size)
-
-    def faces(self, frame: Frame) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Boxes (x, y, w, h) of the frame's faces, and each face as the model's uint8 input."""
-        grey = frame.image if frame.image.ndim == 2 else cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
-        boxes = self.detector.detect(grey)
-        crops = []
-        for box in boxes:
-            face = crop(grey, square(box, self.margin, grey.shape), self.model.image_size)
-            crops.append(face if self.resize is None else self.resize(image=face)["image"])
-        return boxes, crops
-
-    def run(self, source: str, every: int, batch_size: int, tally: Tally) -> Iterator[tuple[Frame, list[dict]]]:
-        """``(frame, results)`` per frame, faces classified in batches across frames."""
-        pending: list[tuple[Frame, np.ndarray, list[np.ndarray]]] = []
-        queued = 0
-        for frame in frames(source, every, tally):
-            tally.frames += 1
-            boxes, crops = self.faces(frame)
-            if not len(boxes):
-                tally.without_face += 1
-            pending.append((frame, boxes, crops))
-            queued += len(crops)
-            if queued >= batch_size:
-                yield from self._flush(pending, tally)
-                pending, queued = [], 0
-        yield from self._flush(pending, tally)
-
-    def _flush(self, pending, tally: Tally) -> Iterator[tuple[Frame, list[dict]]]:
-        crops = [c for _, _, cs in pending for c in cs]
-        probs = self.model.probabilities(np.stack(crops)[:, None]) if crops else np.zeros((0, len(self.model.classes)))
-        tally.faces += len(crops)
-        at = 0
-        for frame, boxes, cs in pending:
-            results = []
-            for box, p in zip(boxes, probs[at : at + len(cs)]):
-                results.append({
-                    "source": frame.source,
-                    "frame": frame.index,
-                    "box": [int(v) for v in box],
-                    "label": self.model.classes[int(p.argmax())],
-                    "probabilities": {c: round(float(v), 5) for c, v in zip(self.model.classes, p)},
-                })
-            at += len(cs)
-            yield frame, results
 
 
 def annotate(image: np.ndarray, results: list[dict]) -> np.ndarray:
@@ -162,7 +44,9 @@ def annotate(image: np.ndarray, results: list[dict]) -> np.ndarray:
         (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         top = max(th + 4, y)
         cv2.rectangle(out, (x, top - th - 4), (x + tw + 4, top), (0, 220, 0), -1)
-        cv2.putText(out, text, (x + 2, top - 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+        cv2.putText(
+            out, text, (x + 2, top - 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA
+        )
     return out
 
 
@@ -181,7 +65,12 @@ class AnnotatedWriter:
             cv2.imwrite(str(self.folder / f"{name}.jpg"), image)
             return
         if frame.source not in self.videos:
-            self.videos[frame.source] = cv2.VideoWriter(str(self.folder / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, image.shape[1::-1])
+            self.videos[frame.source] = cv2.VideoWriter(
+                str(self.folder / f"{name}.mp4"),
+                cv2.VideoWriter_fourcc(*"mp4v"),
+                self.fps,
+                image.shape[1::-1],
+            )
         self.videos[frame.source].write(image)
 
     def close(self) -> None:
@@ -209,7 +98,11 @@ def predict(cfg: DictConfig) -> dict:
                 if cfg.print:
                     print(line)
             if writer is not None:
-                writer.write(frame, results, is_video=Path(frame.source).suffix.lower() in VIDEO_SUFFIXES or frame.source == "webcam")
+                writer.write(
+                    frame,
+                    results,
+                    is_video=Path(frame.source).suffix.lower() in VIDEO_SUFFIXES or frame.source == "webcam",
+                )
     if writer is not None:
         writer.close()
     tally.seconds = time.perf_counter() - start
@@ -227,10 +120,16 @@ def predict(cfg: DictConfig) -> dict:
     return summary
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="predict")
+@hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="predict")
 def main(cfg: DictConfig) -> None:
     summary = predict(cfg)
-    print(json.dumps({k: v for k, v in summary.items() if k != "unreadable"} | {"unreadable": len(summary["unreadable"])}), file=sys.stderr)
+    print(
+        json.dumps(
+            {k: v for k, v in summary.items() if k != "unreadable"}
+            | {"unreadable": len(summary["unreadable"])}
+        ),
+        file=sys.stderr,
+    )
     for item in summary["unreadable"]:
         log.warning("skipped %s: %s", item["file"], item["reason"])
 

@@ -13,7 +13,18 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("torch", "torchvision", "lightning", "timm", "torchmetrics", "hydra-core", "albumentations", "opencv-python-headless", "numpy", "wandb")
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "lightning",
+    "timm",
+    "torchmetrics",
+    "hydra-core",
+    "albumentations",
+    "opencv-python-headless",
+    "numpy",
+    "wandb",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -29,7 +40,11 @@ def git_state(root: Path = ROOT) -> dict:
 
     commit = git("rev-parse", "HEAD")
     if commit is None:
-        return {"commit": None, "dirty": None, "note": f"{root} is not a git checkout (installed from a package?)"}
+        return {
+            "commit": None,
+            "dirty": None,
+            "note": f"{root} is not a git checkout (installed from a package?)",
+        }
     return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 

@@ -29,7 +29,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-COLUMNS = ["run", "model", "pretrained", "strategy", "dataset", "test set", "accuracy", "macro-F1", "parameters (M)", "train time (min)", "images/s", "epochs", "input", "tta", "seed"]
+COLUMNS = [
+    "run",
+    "model",
+    "pretrained",
+    "strategy",
+    "dataset",
+    "test set",
+    "accuracy",
+    "macro-F1",
+    "parameters (M)",
+    "train time (min)",
+    "images/s",
+    "epochs",
+    "input",
+    "tta",
+    "seed",
+]
 
 
 def find_runs(folders: list[Path]) -> list[Path]:
@@ -37,8 +53,14 @@ def find_runs(folders: list[Path]) -> list[Path]:
     runs: list[Path] = []
     for folder in folders:
         if not folder.exists():
-            raise FileNotFoundError(f"{folder}: no such folder (expected a run directory or a folder of runs)")
-        found = [folder] if (folder / "metrics.json").is_file() else sorted(p.parent for p in folder.rglob("metrics.json"))
+            raise FileNotFoundError(
+                f"{folder}: no such folder (expected a run directory or a folder of runs)"
+            )
+        found = (
+            [folder]
+            if (folder / "metrics.json").is_file()
+            else sorted(p.parent for p in folder.rglob("metrics.json"))
+        )
         runs += [r for r in found if r not in runs]
     return runs
 
@@ -48,7 +70,10 @@ def _history(run: Path) -> list[dict]:
     if not path.is_file():
         return []
     with open(path, newline="") as f:
-        return [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()} for row in csv.DictReader(f)]
+        return [
+            {k: float(v) if v not in ("", None) else math.nan for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
 
 
 def _config(run: Path) -> dict:
@@ -129,7 +154,15 @@ def plot_confusions(runs: list[Path], rows: list[dict], path: Path) -> None:
         ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
         for i in range(len(classes)):
             for j in range(len(classes)):
-                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=6, color="white" if norm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{norm[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
         ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
         ax.set_yticks(range(len(classes)), classes, fontsize=7)
         ax.set_title(f"{r['run']}\n{r['accuracy']:.1f}%", fontsize=8)
@@ -160,16 +193,24 @@ def plot_curves(runs: list[Path], rows: list[dict], path: Path) -> None:
 
 
 def _embed(path: Path) -> str:
-    return f'<img alt="{path.stem}" src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}">'
+    return (
+        f'<img alt="{path.stem}" src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}">'
+    )
 
 
 def write_html(rows: list[dict], out: Path) -> Path:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if r[c] is None else str(r[c]))}</td>" for c in COLUMNS) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape('' if r[c] is None else str(r[c]))}</td>" for c in COLUMNS)
+        + "</tr>"
+        for r in rows
+    )
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>fer report</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:13px}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}</style>
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
+td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}</style>
 </head><body>
 <h1>fer report: {len(rows)} runs</h1>
 <h2>Runs</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
@@ -188,7 +229,9 @@ def report(folders: list[str | Path], out: str | Path) -> dict:
     folders = [Path(f) for f in folders]
     runs = find_runs(folders)
     if not runs:
-        raise FileNotFoundError(f"no finished run (a folder with metrics.json) under {[str(f) for f in folders]}")
+        raise FileNotFoundError(
+            f"no finished run (a folder with metrics.json) under {[str(f) for f in folders]}"
+        )
     base = folders[0] if len(folders) == 1 and folders[0] not in runs else Path.cwd()
     rows = [row(r, base) for r in runs]
     out = Path(out)
@@ -207,7 +250,9 @@ def report(folders: list[str | Path], out: str | Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m fer.report", description="Compare finished fer runs.")
-    parser.add_argument("folders", nargs="+", type=Path, help="run directories, or folders holding them (a sweep)")
+    parser.add_argument(
+        "folders", nargs="+", type=Path, help="run directories, or folders holding them (a sweep)"
+    )
     parser.add_argument("--out", type=Path, help="where to write the report (default: <first folder>/report)")
     args = parser.parse_args()
     result = report(args.folders, args.out or args.folders[0] / "report")

@@ -37,7 +37,7 @@ class SweepRecorder(Callback):
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs) -> None:
         if job_return.status == JobStatus.FAILED:
             try:
-                job_return.return_value
+                _ = job_return.return_value  # re-raises the job's exception
             except Exception as error:  # noqa: BLE001  (the job's own exception, re-raised by Hydra)
                 record_failure(Path(config.hydra.runtime.output_dir), error)
         if config.hydra.mode == RunMode.MULTIRUN:
@@ -46,13 +46,20 @@ class SweepRecorder(Callback):
 
 def record_failure(job_dir: Path, error: BaseException) -> None:
     job_dir.mkdir(parents=True, exist_ok=True)
-    failure = {"error": f"{type(error).__name__}: {error}", "traceback": "".join(traceback.format_exception(error))}
+    failure = {
+        "error": f"{type(error).__name__}: {error}",
+        "traceback": "".join(traceback.format_exception(error)),
+    }
     (job_dir / "failed.json").write_text(json.dumps(failure, indent=2))
 
 
 def job_metrics(metrics: dict) -> dict[str, float]:
-    """The numbers of a finished run: test metrics (per-class recall flattened), best validation score, time."""
-    values = {k: float(v) for k, v in metrics.items() if k.startswith(("test/", "best/")) and isinstance(v, (int, float))}
+    """A finished run's numbers: test metrics (per-class recall flattened), best validation score, time."""
+    values = {
+        k: float(v)
+        for k, v in metrics.items()
+        if k.startswith(("test/", "best/")) and isinstance(v, (int, float))
+    }
     values.update({f"test/recall/{c}": float(v) for c, v in metrics.get("test/per_class_recall", {}).items()})
     if metrics.get("train_seconds") is not None:
         values["train_seconds"] = float(metrics["train_seconds"])
@@ -64,7 +71,12 @@ def jobs(sweep_dir: Path) -> list[dict]:
     found = []
     for overrides_file in sweep_dir.glob("*/.hydra/overrides.yaml"):
         job_dir = overrides_file.parent.parent
-        job = {"job": job_dir.name, "overrides": yaml.safe_load(overrides_file.read_text()) or [], "metrics": {}, "error": ""}
+        job = {
+            "job": job_dir.name,
+            "overrides": yaml.safe_load(overrides_file.read_text()) or [],
+            "metrics": {},
+            "error": "",
+        }
         if (job_dir / "metrics.json").is_file():
             job["status"] = "finished"
             job["metrics"] = job_metrics(json.loads((job_dir / "metrics.json").read_text()))
@@ -74,7 +86,13 @@ def jobs(sweep_dir: Path) -> list[dict]:
         else:
             job["status"] = "unfinished"
         found.append(job)
-    return sorted(found, key=lambda j: (int(j["job"].split("_")[0]) if j["job"].split("_")[0].isdigit() else 1 << 30, j["job"]))
+    return sorted(
+        found,
+        key=lambda j: (
+            int(j["job"].split("_")[0]) if j["job"].split("_")[0].isdigit() else 1 << 30,
+            j["job"],
+        ),
+    )
 
 
 def aggregate(finished: list[dict]) -> list[dict]:
@@ -120,15 +138,30 @@ def aggregate_markdown(rows: list[dict]) -> str:
             mean, std = row.get(f"{name} mean"), row.get(f"{name} std")
             cells.append("" if mean is None else f"{mean:.4f}" + ("" if np.isnan(std) else f" ± {std:.4f}"))
         lines.append(f"| {row['group']} | {row['n']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\nmean ± sample standard deviation over the group's jobs (folds or seeds); aggregate.csv has every metric.\n"
+    return (
+        "\n".join(lines)
+        + "\n\nmean ± sample standard deviation over the group's jobs (folds or seeds); aggregate.csv has "
+        "every metric.\n"
+    )
 
 
 def summarise(sweep_dir: Path) -> list[dict]:
     """Write sweep.csv, aggregate.csv and aggregate.md in ``sweep_dir``; return the aggregate rows."""
     found = jobs(sweep_dir)
     if not found:
-        raise FileNotFoundError(f"{sweep_dir}: no job folders (expected <job>/.hydra/overrides.yaml, as a Hydra multirun writes)")
-    table = [{"job": j["job"], "status": j["status"], "overrides": " ".join(j["overrides"]), **j["metrics"], "error": j["error"]} for j in found]
+        raise FileNotFoundError(
+            f"{sweep_dir}: no job folders (expected <job>/.hydra/overrides.yaml, as a Hydra multirun writes)"
+        )
+    table = [
+        {
+            "job": j["job"],
+            "status": j["status"],
+            "overrides": " ".join(j["overrides"]),
+            **j["metrics"],
+            "error": j["error"],
+        }
+        for j in found
+    ]
     _write_atomic(sweep_dir / "sweep.csv", _csv_text(table))
     rows = aggregate([j for j in found if j["status"] == "finished"])
     if rows:
@@ -138,7 +171,10 @@ def summarise(sweep_dir: Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fer.sweep", description="Rewrite a sweep's sweep.csv and aggregate (mean ± std over folds and seeds).")
+    parser = argparse.ArgumentParser(
+        prog="python -m fer.sweep",
+        description="Rewrite a sweep's sweep.csv and aggregate (mean ± std over folds and seeds).",
+    )
     parser.add_argument("sweep_dir", type=Path, help="a multirun folder (logs/<task>/multiruns/<time>)")
     args = parser.parse_args(argv)
     rows = summarise(args.sweep_dir)

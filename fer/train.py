@@ -17,16 +17,16 @@ import numpy as np
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from fer import finetune
 from fer.callbacks import build_callbacks, show_bar
-from fer.data import build_datamodule
+from fer.callbacks.run_report import RunReport
+from fer.config import CONF_PATH
+from fer.data.datamodule import build_datamodule
 from fer.loggers import build_loggers, finish_wandb
 from fer.models.classifier import EmotionClassifier
-from fer.models.feature_cache import FeatureDataModule
-from fer.models.finetune import Unfreezing
 from fer.provenance import provenance
 
 log = logging.getLogger(__name__)
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 def plain(section: DictConfig) -> dict:
@@ -41,15 +41,17 @@ def train(cfg: DictConfig) -> dict:
     resume = resume_checkpoint(cfg.get("resume"))
     L.seed_everything(cfg.seed, workers=True)
 
-    datamodule = build_datamodule(cfg.data, cfg.backbone.input_size, cfg.augment.transforms, cfg.seed)
+    datamodule = build_datamodule(
+        cfg.data, cfg.backbone.input_size, cfg.augment.transforms, cfg.seed, cfg.paths.cache_dir
+    )
     datamodule.setup()
-    report = datamodule.report()
-    record = provenance(report)
+    data_report = datamodule.report()
+    record = provenance(data_report)
     if rank_zero_only.rank == 0:  # DDP: every process runs this function; one writes the files
         run_dir.mkdir(parents=True, exist_ok=True)
         # resumed in its own folder: the first start's records stay, this start's go beside them
         suffix = "_resumed" if resume and (run_dir / "provenance.json").exists() else ""
-        (run_dir / f"data_report{suffix}.json").write_text(json.dumps(report, indent=2))
+        (run_dir / f"data_report{suffix}.json").write_text(json.dumps(data_report, indent=2))
         (run_dir / f"provenance{suffix}.json").write_text(json.dumps(record, indent=2))
         datamodule.save_splits(run_dir / f"splits{suffix}.csv")
 
@@ -73,7 +75,7 @@ def train(cfg: DictConfig) -> dict:
         "input_size": cfg.backbone.input_size,
         "num_params": sum(p.numel() for p in model.net.parameters()),
         "train_images": len(datamodule.data["train"].labels),
-        "test_split": report["protocol"]["note"],
+        "test_split": data_report["protocol"]["note"],
         "tta": cfg.tta,
         "provenance": record,
     }
@@ -81,24 +83,22 @@ def train(cfg: DictConfig) -> dict:
     for logger in loggers:
         logger.log_hyperparams(plain(cfg))
     callbacks = build_callbacks(cfg.callbacks, run_dir, meta, with_loggers=bool(loggers))
-    if cfg.finetune.strategy != "full":
-        callbacks.append(Unfreezing(plain(cfg.finetune)))
-    fit_data = FeatureDataModule(datamodule, model.net) if cfg.finetune.strategy == "frozen" else datamodule
+    report = next(c for c in callbacks if isinstance(c, RunReport))
+    strategy = finetune.plan(model.hparams.finetune, datamodule, model.net)
     trainer = L.Trainer(
         **plain(cfg.trainer),
         logger=loggers or False,
-        callbacks=callbacks,
+        callbacks=callbacks + strategy.callbacks,
         enable_progress_bar=show_bar(cfg.callbacks.progress),
         default_root_dir=run_dir,
     )
     try:
-        trainer.fit(model, datamodule=fit_data, ckpt_path=resume)
+        trainer.fit(model, datamodule=strategy.datamodule, ckpt_path=resume)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         if cfg.test:
             ckpt = "best" if trainer.checkpoint_callback.best_model_path else None
-            trainer.test(model, datamodule=fit_data, ckpt_path=ckpt, weights_only=True)
-            if trainer.is_global_zero:
-                metrics = json.loads((run_dir / "metrics.json").read_text())
+            trainer.test(model, datamodule=strategy.datamodule, ckpt_path=ckpt, weights_only=True)
+            metrics = dict(report.metrics)
     finally:
         finish_wandb()
     metrics["run_dir"] = str(run_dir)
@@ -110,11 +110,14 @@ def resume_checkpoint(path: str | None) -> str | None:
     if path is None:
         return None
     if not Path(path).is_file():
-        raise FileNotFoundError(f"resume={path}: no such file; expected a checkpoint written by fer.train, e.g. <run dir>/checkpoints/last.ckpt")
+        raise FileNotFoundError(
+            f"resume={path}: no such file; expected a checkpoint written by fer.train, e.g. <run "
+            "dir>/checkpoints/last.ckpt"
+        )
     return str(path)
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+@hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     metrics = train(cfg)
     log.info("run directory: %s", metrics["run_dir"])

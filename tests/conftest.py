@@ -9,16 +9,16 @@ os.environ["WANDB_SILENT"] = "true"
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra import compose, initialize_config_module  # noqa: E402
 
-from fer.train import CONF_DIR  # noqa: E402
+from fer.config import CONF_MODULE  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def compose_config(name: str, overrides: list[str], output_dir: Path):
     """A composed config as fer.train/fer.eval would see it, writing into ``output_dir``."""
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
         return compose(config_name=name, overrides=[*overrides, f"paths.output_dir={output_dir}"])
 
 
@@ -28,7 +28,9 @@ def train_config(tmp_path):
     counter = iter(range(1000))
 
     def make(*overrides: str):
-        return compose_config("train", ["debug=fast", "callbacks.progress=plain", *overrides], tmp_path / f"run{next(counter)}")
+        return compose_config(
+            "train", ["debug=fast", "callbacks.progress=plain", *overrides], tmp_path / f"run{next(counter)}"
+        )
 
     return make
 

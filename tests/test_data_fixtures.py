@@ -53,7 +53,11 @@ def test_fer2013_csv_variants(tmp_path, variant):
     before = snapshot(folder)
     dm = FER2013DataModule(root=str(folder), cache_dir=str(tmp_path / "cache"), num_workers=0)
     report = dm.report()
-    assert report["num_images"] == 21 and report["protocol"]["note"] == "the dataset's own split: train = Training, val = PublicTest, test = PrivateTest"
+    assert (
+        report["num_images"] == 21
+        and report["protocol"]["note"]
+        == "the dataset's own split: train = Training, val = PublicTest, test = PrivateTest"
+    )
     assert {s: sum(c.values()) for s, c in report["splits"].items()} == {"train": 14, "val": 3, "test": 4}
     first = dm.data["train"]
     assert np.array_equal(first.images[0], rows[0][1]) and first.labels[0] == 0
@@ -87,7 +91,9 @@ def test_short_csv_row_strict_names_the_line_lenient_skips_it(tmp_path):
         FER2013DataModule(root=str(path), strict=True).report()
     report = FER2013DataModule(root=str(path), strict=False).report()
     assert report["num_images"] == 20 and report["num_skipped"] == 1
-    assert report["skipped"] == [{"file": "fer2013.csv:6", "reason": "row has 2000 pixel values, expected 2304 (48x48)"}]
+    assert report["skipped"] == [
+        {"file": "fer2013.csv:6", "reason": "row has 2000 pixel values, expected 2304 (48x48)"}
+    ]
 
 
 def test_csv_without_the_expected_columns_is_refused(tmp_path):
@@ -156,14 +162,19 @@ def write_ckplus48(root: Path, subjects: int = 12) -> None:
             folder = folders[(s + seq) % 7]
             (root / folder).mkdir(parents=True, exist_ok=True)
             for frame in range(3):
-                cv2.imwrite(str(root / folder / f"S{100 + s:03d}_{seq + 1:03d}_{frame + 10:08d}.png"), face(s * 100 + seq * 10 + frame))
+                cv2.imwrite(
+                    str(root / folder / f"S{100 + s:03d}_{seq + 1:03d}_{frame + 10:08d}.png"),
+                    face(s * 100 + seq * 10 + frame),
+                )
 
 
 @pytest.mark.parametrize("protocol", ["kfold", "loso", "official"])
 def test_ckplus48_protocols_never_share_a_subject(tmp_path, protocol):
     write_ckplus48(tmp_path / "ck")
     for fold in range(3):
-        dm = CKPlusDataModule(root=str(tmp_path / "ck"), protocol=protocol, num_folds=3, fold=fold, val_fraction=0.2)
+        dm = CKPlusDataModule(
+            root=str(tmp_path / "ck"), protocol=protocol, num_folds=3, fold=fold, val_fraction=0.2
+        )
         report = dm.report()
         assert report["num_images"] == 72 and report["num_subjects"] == 12
         assert report["subject_overlap"] == []
@@ -175,7 +186,22 @@ def test_ckplus48_protocols_never_share_a_subject(tmp_path, protocol):
 def test_fer_data_cli_prints_the_report(tmp_path):
     write_ckplus48(tmp_path / "ck")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "fer.data", "data=ckplus", f"data.root={tmp_path / 'ck'}", "data.num_folds=4", f"paths.cache_dir={tmp_path / 'cache'}"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fer.data",
+            "data=ckplus",
+            f"data.root={tmp_path / 'ck'}",
+            "data.num_folds=4",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert report["dataset"] == "ckplus" and report["num_subjects"] == 12 and report["subject_overlap"] == []
@@ -193,4 +219,7 @@ def test_non_numeric_or_out_of_range_pixels_are_named(tmp_path):
     with pytest.raises(DataError, match=r"fer2013.csv:3: pixels are not 2304 integers in 0..255"):
         FER2013DataModule(root=str(path), strict=True).report()
     report = FER2013DataModule(root=str(path)).report()
-    assert report["num_images"] == 19 and [s["file"] for s in report["skipped"]] == ["fer2013.csv:3", "fer2013.csv:8"]
+    assert report["num_images"] == 19 and [s["file"] for s in report["skipped"]] == [
+        "fer2013.csv:3",
+        "fer2013.csv:8",
+    ]

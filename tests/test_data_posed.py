@@ -34,7 +34,10 @@ def write_kdef(root: Path, people: list[str], angles=("S", "HL"), suffixes=(".JP
             for angle in angles:
                 folder = root / person
                 folder.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(folder / f"{person}{expr}{angle}{suffixes[(p + e) % len(suffixes)]}"), cv2.cvtColor(noise((76, 56), count), cv2.COLOR_GRAY2BGR))
+                cv2.imwrite(
+                    str(folder / f"{person}{expr}{angle}{suffixes[(p + e) % len(suffixes)]}"),
+                    cv2.cvtColor(noise((76, 56), count), cv2.COLOR_GRAY2BGR),
+                )
                 count += 1
     return count
 
@@ -43,7 +46,9 @@ def test_kdef_tree_filters_by_angle_and_session_and_groups_by_subject(tmp_path):
     root = tmp_path / "KDEF"
     people = ["AF01", "BF01", "AM02", "BM02", "AF03", "BF03", "AM04", "BM04", "AF05", "BF05"]
     write_kdef(root, people)
-    (root / "AF01" / "AF01XXS.JPG").write_bytes(next((root / "AF01").glob("AF01ANS.*")).read_bytes())  # misnamed
+    (root / "AF01" / "AF01XXS.JPG").write_bytes(
+        next((root / "AF01").glob("AF01ANS.*")).read_bytes()
+    )  # misnamed
     before = snapshot(root)
     dm = KDEFDataModule(root=str(root), num_workers=0, num_folds=5)
     report = dm.report()
@@ -92,7 +97,11 @@ def test_face_crop_is_centred_on_the_detected_face():
     canvas = np.full((600, 800), 127, np.uint8)
     canvas[200:520, 400:656] = photo
     shifted = cropper.find(canvas)
-    assert shifted is not None and abs(shifted[0] - (x + 400)) < 0.1 * w and abs(shifted[1] - (y + 200)) < 0.1 * h
+    assert (
+        shifted is not None
+        and abs(shifted[0] - (x + 400)) < 0.1 * w
+        and abs(shifted[1] - (y + 200)) < 0.1 * h
+    )
 
 
 def test_square_and_centre_square_stay_inside_the_frame():
@@ -123,7 +132,10 @@ def test_jaffe_palette_tiffs_are_read_as_grey_with_leave_one_subject_out(tmp_pat
             frames[name] = grey
     (root / "README.txt").write_text("not an image")
     (root / "KA.XX1.1.tiff").write_bytes((root / next(iter(frames))).read_bytes())
-    assert [Image.open(root / n).mode for n in ("KA.AN1.100.tiff", "KA.DI2.101.tiff")] == ["L", "P"]  # plain and palette files
+    assert [Image.open(root / n).mode for n in ("KA.AN1.100.tiff", "KA.DI2.101.tiff")] == [
+        "L",
+        "P",
+    ]  # plain and palette files
     dm = JAFFEDataModule(root=str(root), num_workers=0, protocol="loso", fold=2)
     report = dm.report()
     assert report["num_images"] == 35 and report["num_subjects"] == 5
@@ -142,7 +154,9 @@ def write_ckplus_original(root: Path, subjects=("S005", "S010")) -> None:
             frames = root / "cohn-kanade-images" / subject / sequence
             frames.mkdir(parents=True)
             for f in range(1, 7):
-                cv2.imwrite(str(frames / f"{subject}_{sequence}_{f:08d}.png"), noise((490, 640), s * 100 + q * 10 + f))
+                cv2.imwrite(
+                    str(frames / f"{subject}_{sequence}_{f:08d}.png"), noise((490, 640), s * 100 + q * 10 + f)
+                )
             if code is not None:
                 labels = root / "Emotion" / subject / sequence
                 labels.mkdir(parents=True)
@@ -155,18 +169,32 @@ def write_ckplus_original(root: Path, subjects=("S005", "S010")) -> None:
 def test_ckplus_original_release_peak_frames_and_neutral(tmp_path):
     root = tmp_path / "CK+"
     write_ckplus_original(root)
-    dm = CKPlusDataModule(root=str(root), num_workers=0, protocol="official", test_fraction=0.5, val_fraction=0.25)
+    dm = CKPlusDataModule(
+        root=str(root), num_workers=0, protocol="official", test_fraction=0.5, val_fraction=0.25
+    )
     arrays = dm.load()
-    assert len(arrays.images) == 4 * 3 and arrays.classes == ["angry", "disgust", "fear", "happy", "sad", "surprise", "contempt"]
+    assert len(arrays.images) == 4 * 3 and arrays.classes == [
+        "angry",
+        "disgust",
+        "fear",
+        "happy",
+        "sad",
+        "surprise",
+        "contempt",
+    ]
     assert sorted(set(arrays.subjects)) == ["S005", "S010"]
     assert {arrays.classes[label] for label in arrays.labels} == {"disgust", "happy"}
     assert all(f.endswith(("_00000004.png", "_00000005.png", "_00000006.png")) for f in arrays.files)
     assert [s["file"] for s in dm.skipped] == ["Emotion/S010/003/S010_003_00000006_emotion.txt"]
     assert dm.extra["face_crop"]["no_face_fallback"] == 12
-    with_neutral = CKPlusDataModule(root=str(root), num_workers=0, neutral_first_frame=True, peak_frames=1).load()
+    with_neutral = CKPlusDataModule(
+        root=str(root), num_workers=0, neutral_first_frame=True, peak_frames=1
+    ).load()
     assert "neutral" in with_neutral.classes and len(with_neutral.images) == 4 * 2
     neutral = with_neutral.classes.index("neutral")
-    assert sorted(f for f, label in zip(with_neutral.files, with_neutral.labels) if label == neutral) == sorted(
+    assert sorted(
+        f for f, label in zip(with_neutral.files, with_neutral.labels) if label == neutral
+    ) == sorted(
         f"cohn-kanade-images/{s}/{q}/{s}_{q}_00000001.png" for s in ("S005", "S010") for q in ("001", "002")
     )
 
@@ -203,10 +231,16 @@ def duplicated_rows() -> list:
     rows = [(i % 7, face(i), "Training") for i in range(14)]
     rows += [(0, blank, "Training"), (3, blank, "PublicTest")]  # constant, also a conflicting group
     rows += [(1, face(100), "Training"), (2, face(100), "PrivateTest")]  # conflicting labels
-    rows += [(4, face(101), "Training"), (4, face(101), "PrivateTest"), (4, face(101), "PublicTest")]  # cross-split leaks
+    rows += [
+        (4, face(101), "Training"),
+        (4, face(101), "PrivateTest"),
+        (4, face(101), "PublicTest"),
+    ]  # cross-split leaks
     rows += [(5, face(102), "Training"), (5, face(102), "Training")]  # within-split repeat
     rows += [(6, face(103), "PublicTest"), (6, face(103), "PrivateTest")]  # val/test twins: keep val
-    rows += [(i % 7, face(200 + i), "PublicTest") for i in range(3)] + [(i % 7, face(300 + i), "PrivateTest") for i in range(3)]
+    rows += [(i % 7, face(200 + i), "PublicTest") for i in range(3)] + [
+        (i % 7, face(300 + i), "PrivateTest") for i in range(3)
+    ]
     return rows
 
 
@@ -224,17 +258,31 @@ def test_cleaning_removes_each_defect_and_counts_it(tmp_path):
     assert report["num_images"] == len(duplicated_rows()) - 8
     assert report["duplicates"]["groups"] == 0 and report["duplicates"]["constant_images"] == 0
     assert {s: sum(c.values()) for s, c in report["splits"].items()} == {"train": 16, "val": 4, "test": 3}
-    assert {r["file"] for r in report["cleaning"]["removed_files"] if r["reason"] == "cross-split duplicate"} == {"fer2013.csv:21", "fer2013.csv:22", "fer2013.csv:26"}
+    assert {
+        r["file"] for r in report["cleaning"]["removed_files"] if r["reason"] == "cross-split duplicate"
+    } == {"fer2013.csv:21", "fer2013.csv:22", "fer2013.csv:26"}
     # the same copy under data=fer2013_clean: cleaned whatever data.clean says, five classes
     five = FER2013CleanDataModule(root=str(tmp_path), num_workers=0).report()
-    assert five["cleaning"]["removed"] == 8 and five["classes"] == ["angry", "disgust", "fear", "happy", "neutral"]
+    assert five["cleaning"]["removed"] == 8 and five["classes"] == [
+        "angry",
+        "disgust",
+        "fear",
+        "happy",
+        "neutral",
+    ]
 
 
 def test_cleaning_is_a_function_of_the_data_alone():
     from fer.data.arrays import FaceArrays
 
     images = np.stack([face(i % 5) for i in range(20)])
-    arrays = FaceArrays(images=images, labels=np.array([i % 5 for i in range(20)]), classes=["a", "b", "c", "d", "e"], splits=np.array([""] * 20), files=[str(i) for i in range(20)])
+    arrays = FaceArrays(
+        images=images,
+        labels=np.array([i % 5 for i in range(20)]),
+        classes=["a", "b", "c", "d", "e"],
+        splits=np.array([""] * 20),
+        files=[str(i) for i in range(20)],
+    )
     kept, report = clean(arrays)
     assert kept.files == ["0", "1", "2", "3", "4"] and report["within_split_duplicates"] == 15
     kept_again, _ = clean(arrays)
@@ -266,12 +314,22 @@ def test_one_epoch_of_training_on_each_layout(dataset, tmp_path):
         root.mkdir()
         for s, subject in enumerate(["KA", "KL", "KM", "KR"]):
             for e, expr in enumerate(EXPRESSIONS[1:] + ["FE"]):
-                write_palette_tiff(root / f"{subject}.{expr}1.{s * 10 + e}.tiff", noise((256, 256), s * 10 + e))
+                write_palette_tiff(
+                    root / f"{subject}.{expr}1.{s * 10 + e}.tiff", noise((256, 256), s * 10 + e)
+                )
     elif dataset == "ckplus":
         write_ckplus_original(root, subjects=("S005", "S010", "S011", "S012"))
     else:
         write_cleaned_kaggle(root)
-    overrides = [f"data={dataset}", f"data.root={root}", "data.num_workers=0", f"paths.cache_dir={tmp_path / 'cache'}", "trainer.max_epochs=1", "logger=csv", "callbacks.progress=plain"]
+    overrides = [
+        f"data={dataset}",
+        f"data.root={root}",
+        "data.num_workers=0",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        "trainer.max_epochs=1",
+        "logger=csv",
+        "callbacks.progress=plain",
+    ]
     if dataset in ("ckplus", "kdef"):
         overrides += ["data.protocol=official", "data.test_fraction=0.5", "data.val_fraction=0.25"]
     metrics = check_run_dir(Path(train(compose_config("train", overrides, tmp_path / "run"))["run_dir"]))

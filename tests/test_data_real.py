@@ -24,7 +24,9 @@ FER2013_COUNTS = {  # ../shared/data/README.md: train / PublicTest / PrivateTest
 
 @pytest.fixture(scope="module")
 def fer2013(tmp_path_factory):
-    dm = FER2013DataModule(root=str(shared_data("fer2013")), cache_dir=str(tmp_path_factory.mktemp("cache")), num_workers=0)
+    dm = FER2013DataModule(
+        root=str(shared_data("fer2013")), cache_dir=str(tmp_path_factory.mktemp("cache")), num_workers=0
+    )
     dm.setup()
     return dm
 
@@ -33,7 +35,11 @@ def test_fer2013_counts_per_split_and_class(fer2013):
     report = fer2013.report()
     assert report["num_images"] == 35_887 and report["num_skipped"] == 0
     for name, (train, val, test) in FER2013_COUNTS.items():
-        assert (report["splits"]["train"][name], report["splits"]["val"][name], report["splits"]["test"][name]) == (train, val, test)
+        assert (
+            report["splits"]["train"][name],
+            report["splits"]["val"][name],
+            report["splits"]["test"][name],
+        ) == (train, val, test)
     assert report["image_shape"] == [48, 48]
 
 
@@ -49,12 +55,24 @@ def test_fer2013_reproducible_cleaning(fer2013):
     """Every known defect removed: no duplicate, leak or blank image is left."""
     from fer.data.arrays import FaceArrays
     from fer.data.cleaning import clean
-    from fer.data.report import duplicates_summary
+    from fer.data.summary import duplicates_summary
 
-    whole = FaceArrays(**{k: np.concatenate([getattr(fer2013.data[s], k) for s in ("train", "val", "test")]) for k in ("images", "labels", "splits")}, classes=fer2013.classes)
+    whole = FaceArrays(
+        **{
+            k: np.concatenate([getattr(fer2013.data[s], k) for s in ("train", "val", "test")])
+            for k in ("images", "labels", "splits")
+        },
+        classes=fer2013.classes,
+    )
     kept, report = clean(whole)
     assert report["constant_images"] == 12 and report["cross_split_duplicates"] >= 560
-    assert report["removed"] == report["constant_images"] + report["conflicting_label_images"] + report["cross_split_duplicates"] + report["within_split_duplicates"]
+    assert (
+        report["removed"]
+        == report["constant_images"]
+        + report["conflicting_label_images"]
+        + report["cross_split_duplicates"]
+        + report["within_split_duplicates"]
+    )
     assert len(kept.images) == 35_887 - report["removed"]
     after = duplicates_summary(kept, kept.splits)
     assert after["groups"] == after["cross_split_leaks"] == after["constant_images"] == 0
@@ -66,7 +84,9 @@ def test_kdef_sample_parsed():
     report = KDEFDataModule(root=str(shared_data("kdef_sample")), cache_dir=None, num_workers=0).report()
     assert report["num_images"] == 82 and report["num_skipped"] == 0 and report["filtered_out"] == 0
     assert report["face_crop"]["faces_found"] == 82
-    assert report["num_subjects"] == len({name[1:4] for name in (p.name for p in shared_data("kdef_sample").glob("*.jpg"))})
+    assert report["num_subjects"] == len(
+        {name[1:4] for name in (p.name for p in shared_data("kdef_sample").glob("*.jpg"))}
+    )
 
 
 def test_fer2013_csv_rows_equal_the_matching_images(fer2013):
@@ -88,11 +108,15 @@ def test_ckplus48_subjects_and_subject_folds(tmp_path):
     root = shared_data("ckplus48")
     tests = []
     for fold in range(10):
-        dm = CKPlusDataModule(root=str(root), protocol="kfold", num_folds=10, fold=fold, cache_dir=str(tmp_path))
+        dm = CKPlusDataModule(
+            root=str(root), protocol="kfold", num_folds=10, fold=fold, cache_dir=str(tmp_path)
+        )
         report = dm.report()
         assert report["num_images"] == 981 and report["num_subjects"] == 118
         assert report["subject_overlap"] == []
         tests.append(set(dm.data["test"].subjects))
-    assert set().union(*tests) == set(np.unique(dm.data["train"].subjects)) | set(dm.data["val"].subjects) | set(dm.data["test"].subjects)
+    assert set().union(*tests) == set(np.unique(dm.data["train"].subjects)) | set(
+        dm.data["val"].subjects
+    ) | set(dm.data["test"].subjects)
     assert sum(len(t) for t in tests) == 118  # every subject is tested exactly once
     assert all(re.fullmatch(r"S\d{3}", s) for s in tests[0])

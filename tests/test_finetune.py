@@ -5,27 +5,46 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from fer.callbacks.unfreezing import Unfreezing
+from fer.data.features import FeatureDataModule, compute_features
 from fer.data.synthetic import SyntheticDataModule
 from fer.models.classifier import EmotionClassifier
-from fer.models.feature_cache import FeatureDataModule, compute_features
-from fer.models.finetune import Unfreezing, body_stages, head_names, unfrozen_count
+from fer.models.stages import body_stages, head_names, unfrozen_count
 from tests.test_models import backbone_config
 
 STAGED = {"strategy": "staged", "head_epochs": 1, "unfreeze_every": 1, "lr_decay": 0.5}
 
 
 def make_model(finetune: dict, option: str = "resnet18") -> EmotionClassifier:
-    optim = {"name": "adamw", "lr": 0.01, "weight_decay": 0.05, "betas": [0.9, 0.999], "scheduler": "cosine", "warmup_epochs": 1, "min_lr_ratio": 0.01}
+    optim = {
+        "name": "adamw",
+        "lr": 0.01,
+        "weight_decay": 0.05,
+        "betas": [0.9, 0.999],
+        "scheduler": "cosine",
+        "warmup_epochs": 1,
+        "min_lr_ratio": 0.01,
+    }
     backbone = backbone_config(option, pretrained=False, in_chans=1, input_size=48)
-    return EmotionClassifier(classes=[str(i) for i in range(7)], backbone=backbone, optim=optim, finetune=finetune, loss={"label_smoothing": 0.0})
+    return EmotionClassifier(
+        classes=[str(i) for i in range(7)],
+        backbone=backbone,
+        optim=optim,
+        finetune=finetune,
+        loss={},
+        channels_last=False,
+        tta="none",
+    )
 
 
 def data() -> SyntheticDataModule:
-    return SyntheticDataModule(num_train=140, num_val=70, num_test=70, batch_size=35, num_workers=0, input_size=48)
+    return SyntheticDataModule(
+        num_train=140, num_val=70, num_test=70, batch_size=35, num_workers=0, input_size=48
+    )
 
 
 class Recorder(L.Callback):
-    """At each epoch's first batch: trainable names, optimizer membership, lrs; at each epoch end: a state snapshot."""
+    """At each epoch's first batch: trainable names, optimizer membership, lrs; at its end: the state."""
 
     def __init__(self):
         self.trainable, self.in_optimizer, self.lrs, self.states = {}, {}, {}, {}
@@ -41,7 +60,9 @@ class Recorder(L.Callback):
         self.lrs[epoch] = [group["lr"] for group in trainer.optimizers[0].param_groups]
 
     def on_train_epoch_end(self, trainer, pl_module):
-        self.states[trainer.current_epoch] = {k: v.detach().clone() for k, v in pl_module.net.backbone.state_dict().items()}
+        self.states[trainer.current_epoch] = {
+            k: v.detach().clone() for k, v in pl_module.net.backbone.state_dict().items()
+        }
 
 
 class StopAfter(L.Callback):
@@ -72,14 +93,20 @@ def fit(model, datamodule, epochs: int, callbacks: list, root=None, ckpt_path=No
 
 
 def stage_of(name: str, stages: list[list[str]]) -> int:
-    return next(i for i, names in enumerate(stages) if any(name == n or name.startswith(n.rsplit(".", 1)[0] + ".") for n in names))
+    return next(
+        i
+        for i, names in enumerate(stages)
+        if any(name == n or name.startswith(n.rsplit(".", 1)[0] + ".") for n in names)
+    )
 
 
 def test_schedule_unfreezes_one_stage_at_a_time_from_the_top():
     assert [unfrozen_count(STAGED, e, 5) for e in range(8)] == [0, 1, 2, 3, 4, 5, 5, 5]
     slower = {**STAGED, "head_epochs": 2, "unfreeze_every": 2}
     assert [unfrozen_count(slower, e, 3) for e in range(9)] == [0, 0, 1, 1, 2, 2, 3, 3, 3]
-    assert unfrozen_count({"strategy": "frozen"}, 10, 5) == 0 and unfrozen_count({"strategy": "full"}, 0, 5) == 5
+    assert (
+        unfrozen_count({"strategy": "frozen"}, 10, 5) == 0 and unfrozen_count({"strategy": "full"}, 0, 5) == 5
+    )
 
 
 def test_frozen_stages_keep_weights_and_batchnorm_statistics_bit_identical():
@@ -123,9 +150,22 @@ def test_resume_in_the_middle_of_the_schedule_restores_trainable_set_and_lrs(tmp
     torch.manual_seed(0)
     straight = Recorder()
     fit(make_model(STAGED), data(), 4, [Unfreezing(STAGED), straight])
-    fit(make_model(STAGED), data(), 4, [Unfreezing(STAGED), StopAfter(2), ModelCheckpoint(dirpath=tmp_path, save_last=True)], root=tmp_path)
+    fit(
+        make_model(STAGED),
+        data(),
+        4,
+        [Unfreezing(STAGED), StopAfter(2), ModelCheckpoint(dirpath=tmp_path, save_last=True)],
+        root=tmp_path,
+    )
     resumed = Recorder()
-    fit(make_model(STAGED), data(), 4, [Unfreezing(STAGED), resumed, ModelCheckpoint(dirpath=tmp_path / "resumed")], root=tmp_path, ckpt_path=str(tmp_path / "last.ckpt"))
+    fit(
+        make_model(STAGED),
+        data(),
+        4,
+        [Unfreezing(STAGED), resumed, ModelCheckpoint(dirpath=tmp_path / "resumed")],
+        root=tmp_path,
+        ckpt_path=str(tmp_path / "last.ckpt"),
+    )
     assert sorted(resumed.trainable) == [2, 3]
     for epoch in (2, 3):
         assert resumed.trainable[epoch] == straight.trainable[epoch]

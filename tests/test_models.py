@@ -5,6 +5,7 @@ import timm
 import torch
 import yaml
 
+from fer.config import BackboneConfig, typed
 from fer.models.backbones import build_backbone
 from fer.models.optim import param_groups, warmup_cosine
 from fer.models.weights import WeightsUnavailable
@@ -13,10 +14,12 @@ BACKBONES = sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "backbo
 
 
 def backbone_config(option: str, **overrides) -> dict:
+    """A ``conf/backbone`` option as composed: its YAML choices over the schema's defaults."""
     cfg = yaml.safe_load((Path(__file__).parents[1] / "conf" / "backbone" / f"{option}.yaml").read_text())
+    del cfg["defaults"]
     if option == "timm":
         cfg["name"] = "test_efficientnet"  # timm's tiny test model
-    return {**cfg, **overrides}
+    return typed(BackboneConfig, {**cfg, **overrides})
 
 
 @pytest.mark.parametrize("option", BACKBONES)
@@ -39,10 +42,15 @@ def test_every_backbone_option_trains_a_step_on_grey_input(option):
 @pytest.mark.parametrize("zero_head", [True, False])
 def test_a_random_init_head_starts_at_zero_when_asked(zero_head):
     torch.manual_seed(0)
-    net, _ = build_backbone(backbone_config("efficientnet_lite0", pretrained=False, zero_head=zero_head), num_classes=7)
+    net, _ = build_backbone(
+        backbone_config("efficientnet_lite0", pretrained=False, zero_head=zero_head), num_classes=7
+    )
     logits = net.eval()(torch.randint(0, 256, (4, 1, 64, 64), dtype=torch.uint8))
     if zero_head:
-        assert torch.count_nonzero(net.backbone.get_classifier().weight) == 0 and torch.count_nonzero(logits) == 0
+        assert (
+            torch.count_nonzero(net.backbone.get_classifier().weight) == 0
+            and torch.count_nonzero(logits) == 0
+        )
     else:
         assert logits.std() > 1.0  # timm's TensorFlow-style init: what the zero start avoids
 
@@ -71,7 +79,9 @@ def test_grey_is_repeated_and_normalised_with_pretrained_statistics():
     assert torch.allclose(normalised[0, :, 0, 0], expected)
     one, _ = build_backbone(backbone_config("resnet18", in_chans=1), num_classes=7)
     assert one.normalize(x).shape == (1, 1, 8, 8)
-    assert torch.allclose(one.normalize(x)[0, 0, 0, 0], (1 - torch.tensor(0.449)) / torch.tensor(0.226), atol=1e-4)
+    assert torch.allclose(
+        one.normalize(x)[0, 0, 0, 0], (1 - torch.tensor(0.449)) / torch.tensor(0.226), atol=1e-4
+    )
 
 
 def test_local_weights_load_and_report_missing_keys(tmp_path):
@@ -106,7 +116,11 @@ def test_efficientnet_lite0_package_weights_classify_imagenet_photos():
     from timm.data import ImageNetInfo
 
     net, report = build_backbone(backbone_config("efficientnet_lite0"), num_classes=1000)
-    assert report["source"] == "pkg:efficientnet_lite0" and report["missing"] == [] and report["unexpected"] == []
+    assert (
+        report["source"] == "pkg:efficientnet_lite0"
+        and report["missing"] == []
+        and report["unexpected"] == []
+    )
     info = ImageNetInfo()
     net.eval()
     for photo, expected in ((data.chelsea(), "cat"), (data.coffee(), "espresso")):

@@ -1,4 +1,5 @@
-"""fer.predict and fer.export on a small trained model: faces found, JSON lines, annotated output, ONNX parity."""
+"""fer.predict and fer.export on a small trained model: faces found, JSON lines, annotated output,
+ONNX parity."""
 
 import json
 import shutil
@@ -10,8 +11,8 @@ import pytest
 import torch
 
 from fer.export import export
-from fer.models.runtime import OnnxModel, TorchModel, load
 from fer.predict import predict
+from fer.runtime import OnnxModel, TorchModel, load
 from fer.train import train
 from tests.conftest import compose_config, shared_data
 
@@ -20,12 +21,18 @@ from tests.conftest import compose_config, shared_data
 def checkpoint(tmp_path_factory) -> Path:
     """A shallow CNN trained for one epoch on the tiny synthetic set."""
     root = tmp_path_factory.mktemp("trained")
-    cfg = compose_config("train", ["debug=fast", "backbone=shallow_cnn", "logger=none", "callbacks.progress=plain"], root / "run")
+    cfg = compose_config(
+        "train",
+        ["debug=fast", "backbone=shallow_cnn", "logger=none", "callbacks.progress=plain"],
+        root / "run",
+    )
     return Path(train(cfg)["run_dir"]) / "checkpoints" / "best.ckpt"
 
 
 def predict_config(ckpt: Path, source: Path | str, output: Path, *overrides: str):
-    return compose_config("predict", [f"ckpt={ckpt}", f"input={source}", f"output={output}", "print=false", *overrides], output)
+    return compose_config(
+        "predict", [f"ckpt={ckpt}", f"input={source}", f"output={output}", "print=false", *overrides], output
+    )
 
 
 def lines(output: Path) -> list[dict]:
@@ -76,7 +83,10 @@ def test_predict_on_the_kdef_photos_finds_and_labels_every_face(checkpoint, tmp_
     results = lines(tmp_path / "out")
     assert summary["frames"] == 82 and summary["frames_without_face"] <= 4  # >= 95% found
     sources = {r["source"] for r in results}
-    assert sources <= {str(p) for p in photos.glob("*.jpg")} and len(sources) == 82 - summary["frames_without_face"]
+    assert (
+        sources <= {str(p) for p in photos.glob("*.jpg")}
+        and len(sources) == 82 - summary["frames_without_face"]
+    )
     assert len(results) == summary["faces"] >= 78
     for r in results[:5]:
         assert set(r) == {"source", "frame", "box", "label", "probabilities"}
@@ -125,7 +135,11 @@ def test_explain_overlays_faces_in_photos(checkpoint, tmp_path):
     for name in ("AF01ANS.jpg", "AM19HAS.jpg", "AM30SUS.jpg"):
         shutil.copy(shared_data("kdef_sample") / name, folder / name)
     out = tmp_path / "explain"
-    result = explain(compose_config("explain", [f"ckpt={checkpoint}", f"input={folder}", f"output={out}", "wandb=true"], out))
+    result = explain(
+        compose_config(
+            "explain", [f"ckpt={checkpoint}", f"input={folder}", f"output={out}", "wandb=true"], out
+        )
+    )
     assert len(result["faces"]) == 3 and result["layer"]
     (run,) = (out / "wandb").glob("offline-run-*")  # the grids logged to an offline W&B run
     assert list(run.rglob("overlays_*.png"))
@@ -136,10 +150,12 @@ def test_explain_overlays_faces_in_photos(checkpoint, tmp_path):
 
 def test_explain_per_class_maps_over_a_split(checkpoint, tmp_path):
     from fer.explain import explain, gradcam, target_layer
-    from fer.models.runtime import TorchModel
+    from fer.runtime import TorchModel
 
     out = tmp_path / "explain"
-    result = explain(compose_config("explain", [f"ckpt={checkpoint}", "split=test", f"output={out}", "max_images=70"], out))
+    result = explain(
+        compose_config("explain", [f"ckpt={checkpoint}", "split=test", f"output={out}", "max_images=70"], out)
+    )
     assert result["images"] == 70 and sum(result["per_class"].values()) == 70
     saved = np.load(out / "class_saliency.npz")
     assert saved["maps"].shape == (7, 48, 48) and 0 <= saved["maps"].min() and saved["maps"].max() <= 1

@@ -1,8 +1,8 @@
 """python -m fer.report over finished runs: table, charts, confusion grid, curves, one HTML file."""
 
 import base64
-import json
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -23,7 +23,19 @@ def sweep(tmp_path_factory) -> Path:
     """Two finished runs in one folder, as a multirun leaves them."""
     root = tmp_path_factory.mktemp("sweep")
     for i, backbone in enumerate(["shallow_cnn", "resnet18"]):
-        train(compose_config("train", ["debug=fast", f"backbone={backbone}", "trainer.max_epochs=2", "logger=none", "callbacks.progress=plain"], root / f"{i}_{backbone}"))
+        train(
+            compose_config(
+                "train",
+                [
+                    "debug=fast",
+                    f"backbone={backbone}",
+                    "trainer.max_epochs=2",
+                    "logger=none",
+                    "callbacks.progress=plain",
+                ],
+                root / f"{i}_{backbone}",
+            )
+        )
     (root / "unfinished").mkdir()  # a crashed job: no metrics.json, not a run
     return root
 
@@ -38,7 +50,12 @@ def test_report_over_a_sweep(sweep, tmp_path):
     for r, run in zip(rows, ["0_shallow_cnn", "1_resnet18"]):
         metrics = (sweep / run / "metrics.json").read_text()
         assert float(r["accuracy"]) == pytest.approx(100 * json.loads(metrics)["test/acc"], abs=0.006)
-        assert float(r["parameters (M)"]) > 0 and float(r["images/s"]) > 0 and r["epochs"] == "2" and r["dataset"] == "synthetic"
+        assert (
+            float(r["parameters (M)"]) > 0
+            and float(r["images/s"]) > 0
+            and r["epochs"] == "2"
+            and r["dataset"] == "synthetic"
+        )
     markdown = (out / "report.md").read_text().splitlines()
     assert markdown[0].startswith("| run | model |") and len(markdown) == 4
     page = (out / "report.html").read_text()
@@ -49,7 +66,20 @@ def test_report_over_a_sweep(sweep, tmp_path):
 
 
 def test_report_cli_and_errors(sweep, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "fer.report", str(sweep / "0_shallow_cnn"), str(sweep / "1_resnet18"), "--out", str(tmp_path / "r")], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fer.report",
+            str(sweep / "0_shallow_cnn"),
+            str(sweep / "1_resnet18"),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "wrote" in done.stdout and (tmp_path / "r" / "report.html").is_file()
     with pytest.raises(FileNotFoundError, match="no finished run"):
@@ -58,14 +88,32 @@ def test_report_cli_and_errors(sweep, tmp_path):
         report([tmp_path / "nowhere"], tmp_path / "x")
 
 
-@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="headless Chromium is not installed")
+@pytest.mark.skipif(
+    not (shutil.which("chromium") or shutil.which("chromium-browser")),
+    reason="headless Chromium is not installed",
+)
 def test_report_html_renders_in_headless_chromium(sweep, tmp_path):
     report([sweep], tmp_path / "out")
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     shot = tmp_path / "shot.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}", "--window-size=1280,2400", (tmp_path / "out" / "report.html").as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--screenshot={shot}",
+            "--window-size=1280,2400",
+            (tmp_path / "out" / "report.html").as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     from PIL import Image
 
     image = Image.open(shot).convert("L")
     assert image.size == (1280, 2400)
-    assert len(set(image.resize((64, 120)).getdata())) > 20  # table and charts drew something, not a blank page
+    assert (
+        len(set(image.resize((64, 120)).getdata())) > 20
+    )  # table and charts drew something, not a blank page

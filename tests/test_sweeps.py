@@ -32,7 +32,10 @@ def test_a_failed_job_is_recorded_and_the_others_finish(tmp_path):
     assert "Invalid learning rate" in failed["error"] and "Traceback" in failed["traceback"]
     check_run_dir(sweep / "1_shallow_cnn")  # ... after running the job that came after it
     rows = sweep_rows(sweep)
-    assert [(r["job"], r["status"]) for r in rows] == [("0_shallow_cnn", "failed"), ("1_shallow_cnn", "finished")]
+    assert [(r["job"], r["status"]) for r in rows] == [
+        ("0_shallow_cnn", "failed"),
+        ("1_shallow_cnn", "finished"),
+    ]
     assert float(rows[1]["test/acc"]) > 0 and "Invalid learning rate" in rows[0]["error"]
 
 
@@ -40,12 +43,14 @@ def test_aggregate_groups_over_folds_and_seeds_only():
     def job(name, overrides, acc):
         return {"job": name, "overrides": overrides, "metrics": {"test/acc": acc}}
 
-    rows = aggregate([
-        job("0", ["backbone=a", "data.fold=0"], 0.5),
-        job("1", ["backbone=a", "data.fold=1"], 0.7),
-        job("2", ["backbone=a", "data.fold=2", "seed=3"], 0.9),
-        job("3", ["backbone=b", "data.fold=0"], 0.4),
-    ])
+    rows = aggregate(
+        [
+            job("0", ["backbone=a", "data.fold=0"], 0.5),
+            job("1", ["backbone=a", "data.fold=1"], 0.7),
+            job("2", ["backbone=a", "data.fold=2", "seed=3"], 0.9),
+            job("3", ["backbone=b", "data.fold=0"], 0.4),
+        ]
+    )
     by_group = {r["group"]: r for r in rows}
     assert by_group["backbone=a"]["n"] == 3 and by_group["backbone=a"]["test/acc mean"] == pytest.approx(0.7)
     assert by_group["backbone=a"]["test/acc std"] == pytest.approx(0.2)  # sample std of 0.5, 0.7, 0.9
@@ -55,7 +60,17 @@ def test_aggregate_groups_over_folds_and_seeds_only():
 def test_kfold_preset_runs_every_fold_and_aggregates(tmp_path):
     root = tmp_path / "ckplus48"
     write_ckplus48(root, subjects=10)
-    args = ["fer.train", "-m", "experiment=ckplus_5fold", f"data.root={root}", f"data.cache_dir={tmp_path / 'cache'}", "data.num_workers=0", "backbone=shallow_cnn", "trainer.max_epochs=1", "callbacks.progress=plain"]
+    args = [
+        "fer.train",
+        "-m",
+        "experiment=ckplus_5fold",
+        f"data.root={root}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        "data.num_workers=0",
+        "backbone=shallow_cnn",
+        "trainer.max_epochs=1",
+        "callbacks.progress=plain",
+    ]
     done = run_cli(args, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     sweep = sweep_dir(tmp_path, "ckplus_5fold")
@@ -75,7 +90,14 @@ def test_kfold_preset_runs_every_fold_and_aggregates(tmp_path):
 
 
 def test_optuna_search_runs_its_trials(tmp_path):
-    args = ["fer.train", "hparams_search=recipe_optuna", "debug=fast", "backbone=shallow_cnn", "hydra.sweeper.n_trials=3", "hydra.sweeper.sampler.n_startup_trials=2"]
+    args = [
+        "fer.train",
+        "hparams_search=recipe_optuna",
+        "debug=fast",
+        "backbone=shallow_cnn",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.sampler.n_startup_trials=2",
+    ]
     done = run_cli(args, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     sweep = sweep_dir(tmp_path)
@@ -88,23 +110,40 @@ def test_optuna_search_runs_its_trials(tmp_path):
 
 
 def test_submitit_local_launcher_runs_the_sweep(tmp_path):
-    done = run_cli(["fer.train", "-m", "hydra/launcher=local", "debug=fast", "backbone=shallow_cnn,resnet18"], tmp_path)
+    done = run_cli(
+        ["fer.train", "-m", "hydra/launcher=local", "debug=fast", "backbone=shallow_cnn,resnet18"], tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     sweep = sweep_dir(tmp_path)
-    assert {r["job"]: r["status"] for r in sweep_rows(sweep)} == {"0_shallow_cnn": "finished", "1_resnet18": "finished"}
+    assert {r["job"]: r["status"] for r in sweep_rows(sweep)} == {
+        "0_shallow_cnn": "finished",
+        "1_resnet18": "finished",
+    }
     assert list((sweep / ".submitit").rglob("*_result.pkl"))  # the jobs went through submitit
 
 
 def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     run = tmp_path / "ddp_run"
     # 70 test faces, 16 per batch: the two processes get uneven shares (35 each: 3 batches, the last short)
-    args = ["fer.train", "trainer=ddp", "trainer.accelerator=cpu", "trainer.sync_batchnorm=false", "debug=fast", "backbone=shallow_cnn", "data.batch_size=16", f"hydra.run.dir={run}"]
+    args = [
+        "fer.train",
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.sync_batchnorm=false",
+        "debug=fast",
+        "backbone=shallow_cnn",
+        "data.batch_size=16",
+        f"hydra.run.dir={run}",
+    ]
     done = run_cli(args, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Starting with 2 processes" in done.stdout + done.stderr
     metrics = check_run_dir(run)
     assert sum(map(sum, metrics["test/confusion_matrix"])) == 70  # each test face counted once
-    evaluated = run_cli(["fer.eval", f"ckpt={run / 'checkpoints' / 'best.ckpt'}", f"hydra.run.dir={tmp_path / 'eval'}"], tmp_path)
+    evaluated = run_cli(
+        ["fer.eval", f"ckpt={run / 'checkpoints' / 'best.ckpt'}", f"hydra.run.dir={tmp_path / 'eval'}"],
+        tmp_path,
+    )
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     single = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert single["test/confusion_matrix"] == metrics["test/confusion_matrix"]
@@ -112,13 +151,18 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
 
 
 def test_deterministic_runs_give_the_same_metrics_and_record_provenance(train_config):
-    runs = [train(train_config("trainer.deterministic=true", "trainer.max_epochs=2", "backbone=resnet18")) for _ in range(2)]
+    runs = [
+        train(train_config("trainer.deterministic=true", "trainer.max_epochs=2", "backbone=resnet18"))
+        for _ in range(2)
+    ]
     saved = [check_run_dir(Path(r["run_dir"])) for r in runs]
     assert saved[0]["test/confusion_matrix"] == saved[1]["test/confusion_matrix"]
     assert saved[0]["test/loss"] == saved[1]["test/loss"]
     histories = [Path(r["run_dir"], "history.csv").read_text() for r in runs]
     assert histories[0] == histories[1]  # every epoch's losses and accuracies, to the last digit
     record = json.loads(Path(runs[0]["run_dir"], "provenance.json").read_text())
-    assert len(record["git"]["commit"]) == 40 and record["packages"]["torch"] and record["packages"]["lightning"]
+    assert (
+        len(record["git"]["commit"]) == 40 and record["packages"]["torch"] and record["packages"]["lightning"]
+    )
     assert record == saved[0]["provenance"] == saved[1]["provenance"]  # same data hash for the same data
     assert len(record["data_report_sha256"]) == 64

@@ -50,7 +50,9 @@ def test_not_trivially_separable_by_a_linear_model():
 
 
 def test_datamodule_splits_and_loaders():
-    dm = SyntheticDataModule(num_train=70, num_val=14, num_test=21, batch_size=8, num_workers=0, input_size=64)
+    dm = SyntheticDataModule(
+        num_train=70, num_val=14, num_test=21, batch_size=8, num_workers=0, input_size=64
+    )
     dm.setup()
     assert {k: len(v.images) for k, v in dm.data.items()} == {"train": 70, "val": 14, "test": 21}
     # the splits are drawn from disjoint index ranges: no image is shared

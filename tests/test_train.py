@@ -1,5 +1,6 @@
 """The main command end to end on a tiny synthetic set, checkpoints, eval, loggers, multirun."""
 
+import csv
 import json
 import os
 import subprocess
@@ -14,8 +15,27 @@ from fer.train import train
 from tests.conftest import compose_config
 
 ROOT = Path(__file__).parents[1]
-RUN_FILES = ["confusion_matrix.png", "learning_curves.png", "metrics.json", "checkpoints/best.ckpt", "checkpoints/last.ckpt", "data_report.json", "history.csv"]
-METRIC_KEYS = ["test/acc", "test/macro_f1", "test/per_class_recall", "test/confusion_matrix", "classes", "dataset", "backbone", "seed", "epochs", "train_seconds"]
+RUN_FILES = [
+    "confusion_matrix.png",
+    "learning_curves.png",
+    "metrics.json",
+    "checkpoints/best.ckpt",
+    "checkpoints/last.ckpt",
+    "data_report.json",
+    "history.csv",
+]
+METRIC_KEYS = [
+    "test/acc",
+    "test/macro_f1",
+    "test/per_class_recall",
+    "test/confusion_matrix",
+    "classes",
+    "dataset",
+    "backbone",
+    "seed",
+    "epochs",
+    "train_seconds",
+]
 
 
 def check_run_dir(run_dir: Path) -> dict:
@@ -38,7 +58,9 @@ def test_train_writes_the_run_directory_and_eval_reproduces_it(train_config, tmp
     metrics = train(cfg)
     run_dir = Path(metrics["run_dir"])
     saved = check_run_dir(run_dir)
-    assert saved["dataset"] == "synthetic" and saved["backbone"] == "efficientnet_lite0" and saved["epochs"] == 2
+    assert (
+        saved["dataset"] == "synthetic" and saved["backbone"] == "efficientnet_lite0" and saved["epochs"] == 2
+    )
     assert saved["seed"] == 42 and saved["train_seconds"] > 0
     assert saved["train_images_seen"] == 2 * (140 // 64) * 64  # two epochs of full batches (drop_last)
     assert len(saved["test/confusion_matrix"]) == 7 and sum(map(sum, saved["test/confusion_matrix"])) == 70
@@ -48,7 +70,11 @@ def test_train_writes_the_run_directory_and_eval_reproduces_it(train_config, tmp
     history = (run_dir / "history.csv").read_text().splitlines()
     assert history[0].startswith("epoch") and len(history) == 3
 
-    eval_cfg = compose_config("eval", [f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "trainer.accelerator=cpu"], tmp_path / "eval")
+    eval_cfg = compose_config(
+        "eval",
+        [f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "trainer.accelerator=cpu"],
+        tmp_path / "eval",
+    )
     again = evaluate(eval_cfg)
     check_run_dir_eval = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert (tmp_path / "eval" / "confusion_matrix.png").is_file()
@@ -58,8 +84,10 @@ def test_train_writes_the_run_directory_and_eval_reproduces_it(train_config, tmp
 
 
 def test_the_run_tests_the_moving_average_it_validated_and_saved(train_config, tmp_path):
-    """With EMA, the test after fit scores the averaged weights of best.ckpt, as fer.eval does, not the raw ones."""
-    metrics = train(train_config("trainer.max_epochs=2", "callbacks.weight_averaging=ema", "callbacks.ema_decay=0.9"))
+    """With EMA, the test after fit scores best.ckpt's averaged weights (as fer.eval does), not the raw."""
+    metrics = train(
+        train_config("trainer.max_epochs=2", "callbacks.weight_averaging=ema", "callbacks.ema_decay=0.9")
+    )
     best = Path(metrics["run_dir"]) / "checkpoints" / "best.ckpt"
     checkpoint = torch.load(best, map_location="cpu", weights_only=True)
     raw, averaged = checkpoint["current_model_state"], checkpoint["state_dict"]
@@ -89,10 +117,16 @@ def test_resume_finishes_an_interrupted_run_in_its_folder(train_config):
     resume = [f"resume={run_dir / 'checkpoints' / 'last.ckpt'}", "trainer.max_epochs=2"]
     resumed = compose_config("train", ["debug=fast", "callbacks.progress=plain", *resume], run_dir)
     metrics = check_run_dir(Path(train(resumed)["run_dir"]))
-    assert metrics["epochs"] == 2 and metrics["train_images_seen"] == 2 * (140 // 64) * 64  # both starts counted
+    assert (
+        metrics["epochs"] == 2 and metrics["train_images_seen"] == 2 * (140 // 64) * 64
+    )  # both starts counted
     assert [row.split(",")[0] for row in (run_dir / "history.csv").read_text().splitlines()[1:]] == ["1", "2"]
-    assert (run_dir / "provenance.json").read_text() == provenance and (run_dir / "provenance_resumed.json").is_file()
-    assert (run_dir / "csv" / "metrics.csv").read_text() == first_csv  # Lightning would delete it: the resumed start logs beside it
+    assert (run_dir / "provenance.json").read_text() == provenance and (
+        run_dir / "provenance_resumed.json"
+    ).is_file()
+    assert (
+        run_dir / "csv" / "metrics.csv"
+    ).read_text() == first_csv  # Lightning would delete it: the resumed start logs beside it
     assert "val/acc" in (run_dir / "csv" / "resumed_1" / "metrics.csv").read_text()
 
 
@@ -124,25 +158,42 @@ def test_each_logger_runs(train_config, logger):
         assert wandb.run is None  # finished, so the next job starts its own run
         (table,) = offline_runs[0].rglob("samples_*.table.json")  # sample predictions with their faces
         rows = json.loads(table.read_text())
-        assert rows["columns"] == ["face", "true", "predicted", "confidence", "correct"] and len(rows["data"]) > 0
+        assert (
+            rows["columns"] == ["face", "true", "predicted", "confidence", "correct"]
+            and len(rows["data"]) > 0
+        )
         assert {row[4] for row in rows["data"]} == {True, False}  # right and wrong predictions
         assert (run_dir / "test_samples.png").is_file()
 
 
-@pytest.mark.parametrize("debug", ["limit", "overfit"])
-def test_debug_options_run(train_config, debug):
-    cfg = train_config(f"debug={debug}", "trainer.max_epochs=2")
-    metrics = train(cfg)
+def test_debug_limit_runs_a_few_batches_of_each_split(train_config):
+    metrics = train(train_config("debug=limit"))
+    assert metrics["epochs"] == 2 and metrics["train_images_seen"] == 2 * 4 * 64
+    # it replaces debug=fast (one debug option at a time): two test batches of the full synthetic set
+    assert sum(map(sum, metrics["test/confusion_matrix"])) == 2 * 64
     assert Path(metrics["run_dir"], "checkpoints", "last.ckpt").is_file()
+
+
+def test_debug_overfit_drives_the_training_loss_down(train_config):
+    """What debug=overfit promises: two fixed batches memorised, or the model or loss is broken."""
+    metrics = train(train_config("debug=overfit", "backbone=shallow_cnn"))
+    with open(Path(metrics["run_dir"], "history.csv"), newline="") as f:
+        history = list(csv.DictReader(f))
+    first, last = float(history[0]["train/loss"]), float(history[-1]["train/loss"])
+    assert len(history) == 20 and last < 0.2 * first and float(history[-1]["train/acc"]) >= 0.95
 
 
 def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_cli_multirun_leaves_one_complete_run_per_job_and_eval_cli(tmp_path):
-    done = run_cli(["fer.train", "-m", "backbone=shallow_cnn,resnet18", "debug=fast", "logger=wandb"], tmp_path)
+    done = run_cli(
+        ["fer.train", "-m", "backbone=shallow_cnn,resnet18", "debug=fast", "logger=wandb"], tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     sweeps = list((tmp_path / "logs" / "train" / "multiruns").iterdir())
     assert len(sweeps) == 1

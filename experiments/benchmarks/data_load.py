@@ -35,8 +35,14 @@ def write_csv(arrays, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", default=str(Path(__file__).resolve().parents[3] / "shared" / "data" / "fer2013"), help="FER2013 image folders (train/, test/)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--root",
+        default=str(Path(__file__).resolve().parents[3] / "shared" / "data" / "fer2013"),
+        help="FER2013 image folders (train/, test/)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

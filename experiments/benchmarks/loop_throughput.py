@@ -4,7 +4,8 @@ Same model (EmotionNet as built from conf/backbone/<name>.yaml), optimizer (Adam
 batch size, in-memory synthetic data and DataLoader; both time the same steps after a
 warm-up, data loading included. Prints images/s for each and their ratio.
 
-    python experiments/benchmarks/loop_throughput.py [--backbone shallow_cnn] [--batch-size 64] [--steps 150] [--widths 16 64 128 256]
+    python experiments/benchmarks/loop_throughput.py [--backbone shallow_cnn] [--batch-size 64] [--steps 150]
+        [--widths 16 64 128 256]
 """
 
 from __future__ import annotations
@@ -13,18 +14,17 @@ import argparse
 import os
 import statistics
 import time
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
-import yaml  # noqa: E402
+from hydra import compose, initialize_config_module  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
 
+from fer.config import CONF_MODULE  # noqa: E402
 from fer.data.synthetic import SyntheticDataModule  # noqa: E402
 from fer.models.classifier import EmotionClassifier  # noqa: E402
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 class StepTimer(L.Callback):
@@ -43,23 +43,24 @@ class StepTimer(L.Callback):
 
 
 def backbone_config(args) -> dict:
-    """conf/backbone/<args.backbone>.yaml, with --widths applied."""
-    backbone = yaml.safe_load((CONF / "backbone" / f"{args.backbone}.yaml").read_text())
+    """The composed ``backbone=<args.backbone>`` section, with --widths applied."""
+    overrides = [f"backbone={args.backbone}"]
     if args.widths:
-        backbone.setdefault("kwargs", {})["widths"] = args.widths
-    return backbone
+        overrides.append(f"+backbone.kwargs.widths={args.widths}")
+    with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    return OmegaConf.to_container(cfg.backbone, resolve=True)
 
 
 def make_module(args, backbone: dict) -> EmotionClassifier:
-    optim = yaml.safe_load((CONF / "optim" / "adamw.yaml").read_text())
-    optim["scheduler"] = "constant"
     return EmotionClassifier(
         classes=[str(i) for i in range(7)],
         backbone={**backbone, "pretrained": False},
-        optim=optim,
-        finetune={"strategy": "full", "lr_decay": 1.0},
-        loss={"label_smoothing": 0.0},
+        optim={"scheduler": "constant"},
+        finetune={},
+        loss={},
         channels_last=args.channels_last,
+        tta="none",
     )
 
 
@@ -82,7 +83,11 @@ def lightning_loop(args, backbone: dict, datamodule) -> float:
 
 def plain_loop(args, backbone: dict, datamodule) -> float:
     module = make_module(args, backbone)
-    optimizer = torch.optim.AdamW(module.net.parameters(), lr=module.hparams.optim["lr"], weight_decay=module.hparams.optim["weight_decay"])
+    optimizer = torch.optim.AdamW(
+        module.net.parameters(),
+        lr=module.hparams.optim["lr"],
+        weight_decay=module.hparams.optim["weight_decay"],
+    )
     module.train()
     step, start = 0, 0.0
     while True:
@@ -99,7 +104,9 @@ def plain_loop(args, backbone: dict, datamodule) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backbone", default="shallow_cnn", help="a conf/backbone option")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=150, help="timed steps per measurement")
@@ -107,21 +114,37 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="alternating measurements of each loop")
     parser.add_argument("--num-workers", type=int, default=2)
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--widths", type=int, nargs="+", help="shallow_cnn block widths (backbone.kwargs.widths)")
+    parser.add_argument(
+        "--widths", type=int, nargs="+", help="shallow_cnn block widths (backbone.kwargs.widths)"
+    )
     args = parser.parse_args()
 
     backbone = backbone_config(args)
     num = (args.warmup + args.steps + 1) * args.batch_size
-    datamodule = SyntheticDataModule(num_train=num, num_val=7, num_test=7, batch_size=args.batch_size, num_workers=args.num_workers, input_size=backbone["input_size"])
+    datamodule = SyntheticDataModule(
+        num_train=num,
+        num_val=7,
+        num_test=7,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        input_size=backbone["input_size"],
+    )
     datamodule.setup()
-    print(f"backbone={args.backbone} widths={args.widths} batch={args.batch_size} steps={args.steps} workers={args.num_workers} threads={torch.get_num_threads()} channels_last={args.channels_last}")
+    print(
+        f"backbone={args.backbone} widths={args.widths} batch={args.batch_size} steps={args.steps} "
+        f"workers={args.num_workers} threads={torch.get_num_threads()} channels_last={args.channels_last}"
+    )
     rates = {"lightning": [], "plain": []}
     for r in range(args.repeats):
         torch.manual_seed(r)
         rates["plain"].append(plain_loop(args, backbone, datamodule))
         torch.manual_seed(r)
         rates["lightning"].append(lightning_loop(args, backbone, datamodule))
-        print(f"  repeat {r + 1}: plain {rates['plain'][-1]:.0f} img/s, lightning {rates['lightning'][-1]:.0f} img/s", flush=True)
+        print(
+            f"  repeat {r + 1}: plain {rates['plain'][-1]:.0f} img/s, lightning {rates['lightning'][-1]:.0f} "
+            "img/s",
+            flush=True,
+        )
     plain, lightning = statistics.median(rates["plain"]), statistics.median(rates["lightning"])
     print(f"plain PyTorch loop: {plain:.0f} images/s (median of {args.repeats})")
     print(f"Lightning loop:     {lightning:.0f} images/s (median of {args.repeats})")

@@ -61,7 +61,13 @@ def pipeline_fps(model_path: Path, video: Path, out: Path, every: int) -> dict:
     from fer.predict import predict
     from tests.conftest import compose_config
 
-    return predict(compose_config("predict", [f"ckpt={model_path}", f"input={video}", f"output={out}", "print=false", f"every={every}"], out))
+    return predict(
+        compose_config(
+            "predict",
+            [f"ckpt={model_path}", f"input={video}", f"output={out}", "print=false", f"every={every}"],
+            out,
+        )
+    )
 
 
 def face_latency(model, faces: np.ndarray, repeats: int = 50) -> float:
@@ -77,12 +83,14 @@ def face_latency(model, faces: np.ndarray, repeats: int = 50) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ckpt", type=Path, help="a fer checkpoint (default: a lite0 trained here for one epoch)")
+    parser.add_argument(
+        "--ckpt", type=Path, help="a fer checkpoint (default: a lite0 trained here for one epoch)"
+    )
     parser.add_argument("--frames", type=int, default=300, help="frames in the test video")
     parser.add_argument("--every", type=int, default=1, help="classify every N-th frame")
     args = parser.parse_args()
     from fer.export import export
-    from fer.models.runtime import OnnxModel, TorchModel
+    from fer.runtime import OnnxModel, TorchModel
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -91,12 +99,23 @@ def main() -> None:
         video = tmp / "faces.avi"
         build_video(video, args.frames)
         torch_model = TorchModel.from_checkpoint(ckpt)
-        print(f"model: {torch_model.meta['backbone']} at {torch_model.input_size} px; video: {args.frames} frames of 640x480, every {args.every}")
+        print(
+            f"model: {torch_model.meta['backbone']} at {torch_model.input_size} px; video: {args.frames} "
+            f"frames of 640x480, every {args.every}"
+        )
         for name, path in (("pytorch", ckpt), ("onnxruntime", onnx_path)):
             summary = pipeline_fps(path, video, tmp / name, args.every)
-            print(f"{name:12s} pipeline: {summary['frames_per_second']:.1f} frames/s ({summary['frames']} frames, {summary['faces']} faces, {summary['frames_without_face']} without a face)")
-        faces = np.random.default_rng(0).integers(0, 256, (16, 1, torch_model.input_size, torch_model.input_size), dtype=np.uint8)
-        print(f"per-face latency (batch 1): pytorch {face_latency(torch_model, faces):.2f} ms, onnxruntime {face_latency(OnnxModel(onnx_path), faces):.2f} ms")
+            print(
+                f"{name:12s} pipeline: {summary['frames_per_second']:.1f} frames/s ({summary['frames']} "
+                f"frames, {summary['faces']} faces, {summary['frames_without_face']} without a face)"
+            )
+        faces = np.random.default_rng(0).integers(
+            0, 256, (16, 1, torch_model.input_size, torch_model.input_size), dtype=np.uint8
+        )
+        print(
+            f"per-face latency (batch 1): pytorch {face_latency(torch_model, faces):.2f} ms, onnxruntime "
+            f"{face_latency(OnnxModel(onnx_path), faces):.2f} ms"
+        )
 
 
 if __name__ == "__main__":

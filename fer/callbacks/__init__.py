@@ -42,7 +42,11 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, meta: dict, with_loggers: bo
         TQDMProgressBar() if show_bar(cfg.progress) else PlainProgress(),
     ]
     if cfg.early_stopping.enabled:
-        callbacks.append(EarlyStopping(monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode, patience=cfg.early_stopping.patience))
+        callbacks.append(
+            EarlyStopping(
+                monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode, patience=cfg.early_stopping.patience
+            )
+        )
     if cfg.weight_averaging == "ema":
         callbacks.append(EMA(decay=cfg.ema_decay))
     elif cfg.weight_averaging == "swa":

@@ -19,6 +19,8 @@ from lightning.pytorch.trainer.states import TrainerFn
 class EMA(EMAWeightAveraging):
     """``EMAWeightAveraging`` that restores the raw weights only when a fit resumes."""
 
-    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+    def on_load_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         if trainer.state.fn == TrainerFn.FITTING:
             super().on_load_checkpoint(trainer, pl_module, checkpoint)

@@ -17,6 +17,7 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 
+from fer.models.classifier import TestResults
 from fer.plots import plot_confusion_matrix, plot_learning_curves, plot_samples
 
 EPOCH_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc", "val/macro_f1")
@@ -28,16 +29,32 @@ class RunReport(L.Callback):
         self.meta = dict(meta)
         self.history: list[dict] = []
         self.train_seconds: float | None = None
-        self.images_seen = 0  # training images actually stepped on, all processes (limit_train_batches counts)
+        self.images_seen = (
+            0  # training images actually stepped on, all processes (limit_train_batches counts)
+        )
         self.best: dict = {}  # the checkpoint monitor's best value, e.g. {"best/val/acc": 0.91}
+        self.metrics: dict = {}  # what the last test wrote to metrics.json
         self._fit_start = 0.0
+
+    @classmethod
+    def from_record(cls, run_dir: str | Path, record: dict, meta: dict) -> RunReport:
+        """The report of an evaluation: a checkpoint's record (history, time, best score), ``meta`` over
+        its own."""
+        report = cls(run_dir, {**record["meta"], **meta})
+        report.history = list(record["history"])
+        report.train_seconds = record["train_seconds"]
+        report.images_seen = record.get("images_seen", 0)  # absent from older checkpoints
+        report.best = dict(record["best"])
+        return report
 
     @property
     def title(self) -> str:
         return f"{self.meta.get('backbone')} on {self.meta.get('dataset')}"
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        self._fit_start = time.perf_counter() - (self.train_seconds or 0.0)  # resumed: count the time already trained
+        self._fit_start = time.perf_counter() - (
+            self.train_seconds or 0.0
+        )  # resumed: count the time already trained
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.images_seen += int(batch[0].shape[0]) * trainer.world_size
@@ -59,21 +76,22 @@ class RunReport(L.Callback):
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self.run_dir / "history.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=sorted({k for row in self.history for k in row}, key=lambda k: (k != "epoch", k)))
+            writer = csv.DictWriter(
+                f,
+                fieldnames=sorted({k for row in self.history for k in row}, key=lambda k: (k != "epoch", k)),
+            )
             writer.writeheader()
             writer.writerows(self.history)
         plot_learning_curves(self.history, self.run_dir / "learning_curves.png", self.title)
 
     def on_test_end(self, trainer, pl_module) -> None:
-        if not trainer.is_global_zero:
-            return
-        results = pl_module.test_results
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-        report = {
-            **metrics,
+        results: TestResults = pl_module.test_results
+        scalars = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        self.metrics = {
+            **scalars,
             **self.best,
-            "test/per_class_recall": results["per_class_recall"],
-            "test/confusion_matrix": results["confusion_matrix"],
+            "test/per_class_recall": results.per_class_recall,
+            "test/confusion_matrix": results.confusion_matrix,
             "classes": pl_module.classes,
             **self.meta,
             "epochs": len(self.history),
@@ -81,19 +99,32 @@ class RunReport(L.Callback):
             "train_images_seen": self.images_seen,
             "weights": pl_module.weights_report,
         }
+        if not trainer.is_global_zero:
+            return
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "metrics.json").write_text(json.dumps(report, indent=2))
-        plot_confusion_matrix(results["confusion_matrix"], pl_module.classes, self.run_dir / "confusion_matrix.png", f"{self.title}: test")
-        plot_samples(pl_module.test_samples, self.run_dir / "test_samples.png", f"{self.title}: test predictions")
+        (self.run_dir / "metrics.json").write_text(json.dumps(self.metrics, indent=2))
+        plot_confusion_matrix(
+            results.confusion_matrix,
+            pl_module.classes,
+            self.run_dir / "confusion_matrix.png",
+            f"{self.title}: test",
+        )
+        plot_samples(results.samples, self.run_dir / "test_samples.png", f"{self.title}: test predictions")
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                _log_to_wandb(logger, report, pl_module.test_samples, self.run_dir)
+                _log_to_wandb(logger, self.metrics, results.samples, self.run_dir)
 
     def state_dict(self) -> dict:
-        return {"history": self.history, "train_seconds": self.train_seconds, "images_seen": self.images_seen, "best": self.best, "meta": self.meta}
+        return {
+            "history": self.history,
+            "train_seconds": self.train_seconds,
+            "images_seen": self.images_seen,
+            "best": self.best,
+            "meta": self.meta,
+        }
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore a checkpoint's record (resume, fer.eval), but not over a live one:
+        """Restore a checkpoint's record when a run resumes, but not over a live one:
         testing the best checkpoint after fitting must keep the whole run's history."""
         if self.history:
             return
@@ -101,11 +132,10 @@ class RunReport(L.Callback):
         self.train_seconds = state_dict["train_seconds"]
         self.images_seen = state_dict.get("images_seen", 0)  # absent from older checkpoints
         self.best = dict(state_dict["best"])
-        self.meta = {**state_dict["meta"], **{k: v for k, v in self.meta.items() if v is not None}}
 
 
 def _log_to_wandb(logger: WandbLogger, report: dict, samples: dict[str, list], run_dir: Path) -> None:
-    """Confusion matrix (interactive and as the picture), per-class recall, the curves and sample predictions."""
+    """Confusion matrix (interactive and as a picture), per-class recall, curves and sample predictions."""
     import wandb
 
     classes = report["classes"]
@@ -114,15 +144,25 @@ def _log_to_wandb(logger: WandbLogger, report: dict, samples: dict[str, list], r
         for j, count in enumerate(row):
             y_true += [i] * count
             y_pred += [j] * count
-    recall = wandb.Table(columns=["class", "recall"], data=[[c, report["test/per_class_recall"][c]] for c in classes])
+    recall = wandb.Table(
+        columns=["class", "recall"], data=[[c, report["test/per_class_recall"][c]] for c in classes]
+    )
     payload = {
-        "test/confusion_matrix": wandb.plot.confusion_matrix(y_true=y_true, preds=y_pred, class_names=classes),
+        "test/confusion_matrix": wandb.plot.confusion_matrix(
+            y_true=y_true, preds=y_pred, class_names=classes
+        ),
         "test/confusion_matrix_png": wandb.Image(str(run_dir / "confusion_matrix.png")),
         "test/per_class_recall": wandb.plot.bar(recall, "class", "recall", title="test recall per class"),
     }
     if (run_dir / "learning_curves.png").exists():
         payload["learning_curves"] = wandb.Image(str(run_dir / "learning_curves.png"))
-    rows = [[wandb.Image(s["image"]), s["true"], s["predicted"], s["confidence"], kind == "right"] for kind in ("wrong", "right") for s in samples[kind]]
-    payload["test/samples"] = wandb.Table(columns=["face", "true", "predicted", "confidence", "correct"], data=rows)
+    rows = [
+        [wandb.Image(s["image"]), s["true"], s["predicted"], s["confidence"], kind == "right"]
+        for kind in ("wrong", "right")
+        for s in samples[kind]
+    ]
+    payload["test/samples"] = wandb.Table(
+        columns=["face", "true", "predicted", "confidence", "correct"], data=rows
+    )
     logger.experiment.log(payload)
     logger.experiment.summary.update({k: v for k, v in report.items() if isinstance(v, (int, float))})

@@ -8,13 +8,13 @@ import json
 import hydra
 from omegaconf import DictConfig
 
-from fer.data import build_datamodule
-from fer.train import CONF_DIR
+from fer.config import CONF_PATH
+from fer.data.datamodule import build_datamodule
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="inspect_data")
+@hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="inspect_data")
 def main(cfg: DictConfig) -> None:
-    datamodule = build_datamodule(cfg.data, 48, [], cfg.seed)
+    datamodule = build_datamodule(cfg.data, None, [], cfg.seed, cfg.paths.cache_dir)
     print(json.dumps(datamodule.report(), indent=2))
 
 

@@ -31,11 +31,17 @@ def source_key(root: Path, files: list[Path], settings: dict) -> str:
     return digest.hexdigest()[:24]
 
 
-def save(path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> None:
+def save_cached(path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     meta = {"classes": arrays.classes, "skipped": skipped, "extra": extra}
-    fields = {"images": arrays.images, "labels": arrays.labels, "splits": arrays.splits, "files": np.array(arrays.files), "meta": np.array(json.dumps(meta))}
+    fields = {
+        "images": arrays.images,
+        "labels": arrays.labels,
+        "splits": arrays.splits,
+        "files": np.array(arrays.files),
+        "meta": np.array(json.dumps(meta)),
+    }
     if arrays.subjects is not None:
         fields["subjects"] = arrays.subjects
     if arrays.targets is not None:
@@ -44,7 +50,7 @@ def save(path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> No
     os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache behind
 
 
-def load(path: Path) -> tuple[FaceArrays, list[dict], dict] | None:
+def load_cached(path: Path) -> tuple[FaceArrays, list[dict], dict] | None:
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as z:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fer.config import CKPlusDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
 from fer.data.decode import DataError, Problems, list_images
@@ -45,21 +46,41 @@ def read_emotion(path: Path) -> int | None:
 
 class CKPlusDataModule(FERDataModule):
     name = "ckplus"
-    expected = "the CK+48 class folders (anger contempt ... surprise) of S###_###_########.png files, or the original cohn-kanade-images/ and Emotion/ folders"
+    expected = (
+        "the CK+48 class folders (anger contempt ... surprise) of S###_###_########.png files, "
+        "or the original cohn-kanade-images/ and Emotion/ folders"
+    )
 
-    def __init__(self, *, peak_frames: int = 3, neutral_first_frame: bool = False, face_margin: float = 0.15, **kwargs):
+    schema = CKPlusDataConfig
+
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.peak_frames = peak_frames
-        self.neutral_first_frame = neutral_first_frame
-        self.face_margin = face_margin
+        self.peak_frames = self.cfg["peak_frames"]
+        self.neutral_first_frame = self.cfg["neutral_first_frame"]
+        self.face_margin = self.cfg["face_margin"]
 
     def decode_settings(self) -> dict:
-        return {**super().decode_settings(), "peak_frames": self.peak_frames, "neutral_first_frame": self.neutral_first_frame, "face_margin": self.face_margin}
+        return {
+            **super().decode_settings(),
+            "peak_frames": self.peak_frames,
+            "neutral_first_frame": self.neutral_first_frame,
+            "face_margin": self.face_margin,
+        }
 
     def source_files(self, root: Path) -> list[Path]:
         if is_original(root):
             labels = sorted((root / "Emotion").glob("S*/*/*_emotion.txt"))
-            frames = [p for label in labels for p in list_images(root / "cohn-kanade-images" / label.parent.relative_to(root / "Emotion"))] if labels else []
+            frames = (
+                [
+                    p
+                    for label in labels
+                    for p in list_images(
+                        root / "cohn-kanade-images" / label.parent.relative_to(root / "Emotion")
+                    )
+                ]
+                if labels
+                else []
+            )
             return labels + frames
         folders = [p for p in sorted(root.iterdir()) if p.is_dir()]
         if not folders:
@@ -74,31 +95,53 @@ class CKPlusDataModule(FERDataModule):
         named = []
         for entry in entries:
             if NAME.match(entry[0].name) is None:
-                problems.skip(entry[0].relative_to(root), "file name is not S<subject>_<sequence>_<frame>: the subject is unknown")
+                problems.skip(
+                    entry[0].relative_to(root),
+                    "file name is not S<subject>_<sequence>_<frame>: the subject is unknown",
+                )
             else:
                 named.append(entry)
         subjects = [NAME.match(path.name).group(1).upper() for path, _, _ in named]
         return read_entries(root, named, problems, classes, Resize(self.image_size), subjects)
 
     def _decode_original(self, root: Path, problems: Problems) -> FaceArrays:
-        classes = [c for c in EMOTIONS if c in CKPLUS_CLASSES or (self.neutral_first_frame and c == "neutral")]
+        classes = [
+            c for c in EMOTIONS if c in CKPLUS_CLASSES or (self.neutral_first_frame and c == "neutral")
+        ]
         entries: list[Entry] = []
         for label_file in sorted((root / "Emotion").glob("S*/*/*_emotion.txt")):
             code = read_emotion(label_file)
             if code is None or EMOTION_CODES[code] not in classes:
-                problems.skip(label_file.relative_to(root), f"expected one emotion code 0-7 (not 0 neutral) in the label file; read {label_file.read_text().strip()!r}")
+                problems.skip(
+                    label_file.relative_to(root),
+                    "expected one emotion code 0-7 (not 0 neutral) in the label file; read "
+                    f"{label_file.read_text().strip()!r}",
+                )
                 continue
             sequence = root / "cohn-kanade-images" / label_file.parent.relative_to(root / "Emotion")
             frames = list_images(sequence) if sequence.is_dir() else []
             if len(frames) < self.peak_frames + self.neutral_first_frame:
-                problems.skip(sequence.relative_to(root), f"labelled sequence has {len(frames)} frames, expected at least {self.peak_frames + self.neutral_first_frame}")
+                problems.skip(
+                    sequence.relative_to(root),
+                    f"labelled sequence has {len(frames)} frames, expected at least "
+                    f"{self.peak_frames + self.neutral_first_frame}",
+                )
                 continue
-            entries += [(p, classes.index(EMOTION_CODES[code]), "") for p in frames[-self.peak_frames:]]
+            entries += [(p, classes.index(EMOTION_CODES[code]), "") for p in frames[-self.peak_frames :]]
             if self.neutral_first_frame:
                 entries.append((frames[0], classes.index("neutral"), ""))
         if not entries:
-            raise DataError(f"data.root={root}: no labelled sequence could be read (expected {self.expected})")
+            raise DataError(
+                f"data.root={root}: no labelled sequence could be read (expected {self.expected})"
+            )
         cropper = FaceCropper(self.image_size, self.face_margin)
-        arrays = read_entries(root, entries, problems, classes, cropper, [path.parent.parent.name.upper() for path, _, _ in entries])
+        arrays = read_entries(
+            root,
+            entries,
+            problems,
+            classes,
+            cropper,
+            [path.parent.parent.name.upper() for path, _, _ in entries],
+        )
         self.extra["face_crop"] = cropper.summary()
         return arrays

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from fer.data.arrays import FaceArrays
-from fer.data.report import duplicate_groups
+from fer.data.summary import duplicate_groups
 
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2, "": 3}
 
@@ -38,13 +38,23 @@ def clean(arrays: FaceArrays) -> tuple[FaceArrays, dict]:
             same = arrays.splits[i] == arrays.splits[kept]
             reason[i] = "within-split duplicate" if same else "cross-split duplicate"
     removed = np.flatnonzero(reason != "")
-    counts = {r: int((reason == r).sum()) for r in ("constant image", "duplicate group with conflicting labels", "cross-split duplicate", "within-split duplicate")}
+    counts = {
+        r: int((reason == r).sum())
+        for r in (
+            "constant image",
+            "duplicate group with conflicting labels",
+            "cross-split duplicate",
+            "within-split duplicate",
+        )
+    }
     report = {
         "removed": int(len(removed)),
         "constant_images": counts["constant image"],
         "conflicting_label_images": counts["duplicate group with conflicting labels"],
         "cross_split_duplicates": counts["cross-split duplicate"],
         "within_split_duplicates": counts["within-split duplicate"],
-        "removed_files": [{"file": arrays.files[i] if arrays.files else str(i), "reason": reason[i]} for i in removed],
+        "removed_files": [
+            {"file": arrays.files[i] if arrays.files else str(i), "reason": reason[i]} for i in removed
+        ],
     }
     return arrays.subset(np.flatnonzero(reason == "")), report

@@ -10,63 +10,76 @@ under ``data.root``.
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
+from hydra.utils import instantiate
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
-from fer.data import cache
+from fer.config import DataConfig, typed
 from fer.data.arrays import FaceArrays, FaceDataset
+from fer.data.cache import load_cached, save_cached, source_key
 from fer.data.cleaning import clean
 from fer.data.decode import DataError, Problems
-from fer.data.report import duplicates_summary, split_counts, subject_overlap
 from fer.data.splits import assign
+from fer.data.summary import duplicates_summary, split_counts, subject_overlap
 from fer.data.transforms import eval_transform, train_transform
 from fer.labels import select_classes
 
 SPLITS = ("train", "val", "test")
 
 
+def build_datamodule(
+    data: Mapping, input_size: int | None, augment: Sequence, seed: int, cache_dir: str | None
+) -> FERDataModule:
+    """A DataModule from a ``data`` config section (its ``_target_`` names the class)."""
+    return instantiate(
+        dict(data),
+        input_size=input_size,
+        augment=list(augment),
+        seed=seed,
+        cache_dir=cache_dir,
+        _recursive_=False,
+    )
+
+
 class FERDataModule(L.LightningDataModule):
+    """A dataset's DataModule. Keyword arguments are its ``data`` section, checked against ``schema``
+    (fer/config.py: defaults filled in, unknown keys refused); the others come from the run."""
+
     name = "base"
+    schema: type = DataConfig  # the dataclass of this dataset's config section
     expected = "the dataset's files"  # what data.root should hold, for error messages
     own_splits = "train/val/test"  # the source's split names, for the protocol note of reports
 
     def __init__(
         self,
         *,
-        root: str | None = None,
-        classes: Sequence[str] | None = None,
-        protocol: str = "official",
-        num_folds: int = 10,
-        fold: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.2,
-        strict: bool = False,
-        clean: bool = False,
-        image_size: int = 48,
-        cache_dir: str | None = None,
-        batch_size: int = 64,
-        num_workers: int = 2,
-        input_size: int = 48,
+        input_size: int | None = None,
         augment: Sequence = (),
         seed: int = 0,
+        cache_dir: str | None = None,
+        **section,
     ):
         super().__init__()
-        self.root = root
-        self.requested_classes = None if classes is None else list(classes)
-        self.protocol = {"protocol": protocol, "num_folds": num_folds, "fold": fold, "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
-        self.strict = strict
-        self.clean = clean
-        self.image_size = image_size
+        cfg = typed(self.schema, section)
+        self.cfg = cfg
+        self.root = cfg["root"]
+        self.requested_classes = cfg["classes"]
+        self.protocol = {
+            k: cfg[k] for k in ("protocol", "num_folds", "fold", "val_fraction", "test_fraction")
+        } | {"seed": seed}
+        self.strict = cfg["strict"]
+        self.clean = cfg["clean"]
+        self.image_size = cfg["image_size"]
         self.cache_dir = cache_dir
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.input_size = input_size
+        self.batch_size = cfg["batch_size"]
+        self.num_workers = cfg["num_workers"]
+        self.input_size = self.image_size if input_size is None else input_size
         self.augment = list(augment)
         self.seed = seed
         self.classes: list[str] = []
@@ -108,18 +121,21 @@ class FERDataModule(L.LightningDataModule):
         if not files:
             raise DataError(f"data.root={root} holds no files of this dataset (expected {self.expected})")
         base = root if root.is_dir() else root.parent
-        key = cache.source_key(base, files, {"loader": type(self).__name__, **self.decode_settings()})
+        key = source_key(base, files, {"loader": type(self).__name__, **self.decode_settings()})
         path = Path(self.cache_dir).expanduser() / f"{self.name}-{key}.npz" if self.cache_dir else None
-        if path is not None and (hit := cache.load(path)) is not None:
+        if path is not None and (hit := load_cached(path)) is not None:
             arrays, self.skipped, self.extra = hit
             return arrays
         problems = Problems(self.strict)
         arrays = self.decode(root, files, problems)
         self.skipped = problems.skipped
         if len(arrays.images) == 0:
-            raise DataError(f"data.root={root}: no image could be loaded ({len(self.skipped)} skipped; expected {self.expected})")
+            raise DataError(
+                f"data.root={root}: no image could be loaded ({len(self.skipped)} skipped; expected "
+                f"{self.expected})"
+            )
         if path is not None:
-            cache.save(path, arrays, self.skipped, self.extra)
+            save_cached(path, arrays, self.skipped, self.extra)
         return arrays
 
     def setup(self, stage: str | None = None) -> None:
@@ -132,10 +148,24 @@ class FERDataModule(L.LightningDataModule):
         self.classes = select_classes(self.requested_classes, arrays.classes)
         arrays = arrays.select_classes(self.classes)
         p = self.protocol
-        index, note = assign(arrays.labels, arrays.splits, arrays.subjects, p["protocol"], p["num_folds"], p["fold"], p["val_fraction"], p["test_fraction"], p["seed"], self.own_splits)
+        index, note = assign(
+            arrays.labels,
+            arrays.splits,
+            arrays.subjects,
+            p["protocol"],
+            p["num_folds"],
+            p["fold"],
+            p["val_fraction"],
+            p["test_fraction"],
+            p["seed"],
+            self.own_splits,
+        )
         empty = [s for s in SPLITS if len(index[s]) == 0]
         if empty:
-            raise DataError(f"{self.name}: split(s) {empty} are empty under protocol {p['protocol']}; check data.root, data.classes and the protocol")
+            raise DataError(
+                f"{self.name}: split(s) {empty} are empty under protocol {p['protocol']}; check data.root, "
+                "data.classes and the protocol"
+            )
         self.data = {s: arrays.subset(index[s]) for s in SPLITS}
         split_of = np.empty(len(arrays.labels), dtype=object)
         for s in SPLITS:
@@ -168,7 +198,9 @@ class FERDataModule(L.LightningDataModule):
             writer = csv.writer(f)
             writer.writerow(["file", "split", "label"])
             for split, arrays in self.data.items():
-                writer.writerows((file, split, self.classes[label]) for file, label in zip(arrays.files, arrays.labels))
+                writer.writerows(
+                    (file, split, self.classes[label]) for file, label in zip(arrays.files, arrays.labels)
+                )
 
     @property
     def native_size(self) -> int:
@@ -206,7 +238,9 @@ class FERDataModule(L.LightningDataModule):
         trainer = self.trainer
         if trainer is None or trainer.world_size == 1:
             return None
-        return UnrepeatedDistributedSampler(dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False)
+        return UnrepeatedDistributedSampler(
+            dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

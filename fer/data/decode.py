@@ -31,7 +31,10 @@ class Problems:
 
     def skip(self, file: str | Path, reason: str) -> None:
         if self.strict:
-            raise DataError(f"{file}: {reason} (data.strict=true; set data.strict=false to skip such items and list them in the report)")
+            raise DataError(
+                f"{file}: {reason} (data.strict=true; set data.strict=false to skip such items and list them "
+                "in the report)"
+            )
         self.skipped.append({"file": str(file), "reason": reason})
 
 

@@ -42,7 +42,10 @@ def read_fer2013_csv(path: Path, problems: Problems) -> FaceArrays:
         header = [h.strip() for h in next(reader, [])]
         missing = {"emotion", "pixels", "Usage"} - set(header)
         if missing:
-            raise DataError(f"{path}: expected the columns emotion, pixels and Usage; missing {sorted(missing)} in header {header}")
+            raise DataError(
+                f"{path}: expected the columns emotion, pixels and Usage; "
+                f"missing {sorted(missing)} in header {header}"
+            )
         col = {name: header.index(name) for name in ("emotion", "pixels", "Usage")}
         labels, splits, files, pixels = [], [], [], []
         for line, row in enumerate(reader, start=2):
@@ -89,7 +92,11 @@ def _integers(text: str) -> np.ndarray | None:
 def _parse_pixels(rows: list[str], where: list[str], problems: Problems) -> list[np.ndarray | None]:
     """Pixel strings -> 48x48 uint8 images; one C-level parse of all rows, row by row only on error."""
     values = _integers(" ".join(rows))
-    if values is not None and values.size == len(rows) * PIXELS and (values.size == 0 or (values.min() >= 0 and values.max() <= 255)):
+    if (
+        values is not None
+        and values.size == len(rows) * PIXELS
+        and (values.size == 0 or (values.min() >= 0 and values.max() <= 255))
+    ):
         return list(values.astype(np.uint8).reshape(-1, 48, 48))
     images: list[np.ndarray | None] = []
     for text, at in zip(rows, where):  # slow path: find the bad rows and say which
@@ -126,15 +133,29 @@ class FER2013DataModule(FERDataModule):
         if (table := find_csv(root)) is not None:
             return [table]
         if not (root / "train").is_dir() or not (root / "test").is_dir():
-            raise DataError(f"data.root={root}: expected {self.expected}; found {sorted(p.name for p in root.iterdir())[:10]}")
-        return sorted(p for split in ("train", "test") for c in (root / split).iterdir() if c.is_dir() for p in list_images(c))
+            raise DataError(
+                f"data.root={root}: expected {self.expected}; found "
+                f"{sorted(p.name for p in root.iterdir())[:10]}"
+            )
+        return sorted(
+            p
+            for split in ("train", "test")
+            for c in (root / split).iterdir()
+            if c.is_dir()
+            for p in list_images(c)
+        )
 
     def decode(self, root: Path, files: list[Path], problems: Problems) -> FaceArrays:
         if files[0].suffix in (".csv", ".gz"):
             return read_fer2013_csv(files[0], problems)
         folders = {"train": root / "train", "test": root / "test"}
-        arrays = read_class_folders(root, folders, problems, list(FER2013_CLASSES), Resize(self.image_size), split_from_name)
+        arrays = read_class_folders(
+            root, folders, problems, list(FER2013_CLASSES), Resize(self.image_size), split_from_name
+        )
         test = arrays.splits[arrays.splits != "train"]
         if len(test) and not (test == "val").any():
-            self.extra["split_note"] = "the test folder merges PublicTest and PrivateTest (no file-name prefixes): test = the whole test folder, val carved from train"
+            self.extra["split_note"] = (
+                "the test folder merges PublicTest and PrivateTest (no file-name prefixes): test = the whole "
+                "test folder, val carved from train"
+            )
         return arrays

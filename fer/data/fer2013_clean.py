@@ -30,10 +30,14 @@ def is_fer2013(root: Path) -> bool:
 
 class FER2013CleanDataModule(FER2013DataModule):
     name = "fer2013_clean"
-    expected = "the FER2013-cleaned class folders (Angry disgust fear Happy Neutral) at the root, or a FER2013 copy to clean"
+    expected = (
+        "the FER2013-cleaned class folders (Angry disgust fear Happy Neutral) at the root, "
+        "or a FER2013 copy to clean"
+    )
 
-    def __init__(self, *, classes: list[str] | None = None, **kwargs):
-        super().__init__(classes=FIVE_CLASSES if classes is None else classes, **kwargs)
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.requested_classes = self.requested_classes or FIVE_CLASSES
 
     def cleans(self) -> bool:
         return self.clean or is_fer2013(self.resolve_root())
@@ -48,7 +52,16 @@ class FER2013CleanDataModule(FER2013DataModule):
 
     def decode(self, root: Path, files: list[Path], problems: Problems) -> FaceArrays:
         if is_fer2013(root):
-            self.extra["source"] = "FER2013, cleaned reproducibly (fer.data.cleaning) and restricted to five classes"
+            self.extra["source"] = (
+                "FER2013, cleaned reproducibly (fer.data.cleaning) and restricted to five classes"
+            )
             return super().decode(root, files, problems)
         self.extra["source"] = "the Kaggle FER2013-cleaned class folders"
-        return read_class_folders(root, {"": root}, problems, list(FER2013_CLASSES), Resize(self.image_size), lambda path, folder: "")
+        return read_class_folders(
+            root,
+            {"": root},
+            problems,
+            list(FER2013_CLASSES),
+            Resize(self.image_size),
+            lambda path, folder: "",
+        )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer.config import FERPlusDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
 from fer.data.decode import DataError, Problems
@@ -33,7 +34,9 @@ def read_votes(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
         header = [h.strip() for h in next(reader, [])]
         expected = ["Usage", "Image name", *VOTE_COLUMNS, "unknown", "NF"]
         if header != expected:
-            raise DataError(f"{path}: expected the FER+ header {','.join(expected)}; found {','.join(header)}")
+            raise DataError(
+                f"{path}: expected the FER+ header {','.join(expected)}; found {','.join(header)}"
+            )
         rows = list(reader)
     order = [VOTE_COLUMNS.index(next(c for c in VOTE_COLUMNS if canonical(c) == e)) for e in EMOTIONS]
     try:
@@ -49,12 +52,14 @@ class FERPlusDataModule(FERDataModule):
     expected = "fer2013.csv (or a folder holding it), with FER+'s fer2013new.csv beside it or at data.votes"
     own_splits = OWN_SPLITS
 
-    def __init__(self, *, votes: str | None = None, label_scheme: str = "majority", **kwargs):
+    schema = FERPlusDataConfig
+
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        if label_scheme not in SCHEMES:
-            raise ValueError(f"data.label_scheme={label_scheme!r}: expected one of {SCHEMES}")
-        self.votes = votes
-        self.label_scheme = label_scheme
+        self.votes = self.cfg["votes"]
+        self.label_scheme = self.cfg["label_scheme"]
+        if self.label_scheme not in SCHEMES:
+            raise ValueError(f"data.label_scheme={self.label_scheme!r}: expected one of {SCHEMES}")
 
     def decode_settings(self) -> dict:
         return {**super().decode_settings(), "label_scheme": self.label_scheme}
@@ -75,11 +80,17 @@ class FERPlusDataModule(FERDataModule):
         votes, usages, names = read_votes(votes_path)
         rows = np.array([int(f.rsplit(":", 1)[1]) - 2 for f in faces.files])  # CSV line -> row number
         if rows.size and rows.max() >= len(votes):
-            raise DataError(f"{votes_path} has {len(votes)} rows but {table.name} has more: they must be the same FER2013 release")
+            raise DataError(
+                f"{votes_path} has {len(votes)} rows but {table.name} has more: "
+                "they must be the same FER2013 release"
+            )
         usage_of = {v: k for k, v in USAGE.items()}
         mismatched = [r for r, s in zip(rows, faces.splits) if usages[r] != usage_of[s]]
         if mismatched:
-            raise DataError(f"{votes_path} row {mismatched[0] + 2}: Usage {usages[mismatched[0]]!r} differs from {table.name}: the rows are not aligned")
+            raise DataError(
+                f"{votes_path} row {mismatched[0] + 2}: Usage {usages[mismatched[0]]!r} differs from "
+                f"{table.name}: the rows are not aligned"
+            )
         v = votes[rows]
         emotion = v[:, :8]
         total = v.sum(1)
@@ -92,7 +103,12 @@ class FERPlusDataModule(FERDataModule):
             keep = ~not_face & (winner < 8) & ~tie
         else:
             keep = ~not_face & (emotion.sum(1) > 0)
-        self.extra["ferplus"] = {"label_scheme": self.label_scheme, "rows": int(len(rows)), "not_a_face": int(not_face.sum()), "dropped_by_scheme": int((~keep & ~not_face).sum())}
+        self.extra["ferplus"] = {
+            "label_scheme": self.label_scheme,
+            "rows": int(len(rows)),
+            "not_a_face": int(not_face.sum()),
+            "dropped_by_scheme": int((~keep & ~not_face).sum()),
+        }
         index = np.flatnonzero(keep)
         arrays = faces.subset(index)
         arrays.classes = list(EMOTIONS)

@@ -36,7 +36,9 @@ class Resize:
         return cv2.resize(grey, (self.size, self.size), interpolation=cv2.INTER_AREA), True
 
 
-def decode_entries(root: Path, entries: list[Entry], problems: Problems, framing: Framing) -> tuple[np.ndarray, list[int]]:
+def decode_entries(
+    root: Path, entries: list[Entry], problems: Problems, framing: Framing
+) -> tuple[np.ndarray, list[int]]:
     """Images ``(N, S, S)`` of the readable entries and their positions in ``entries``."""
 
     def one(entry: Entry):
@@ -60,7 +62,13 @@ def decode_entries(root: Path, entries: list[Entry], problems: Problems, framing
     return (np.stack(images) if images else np.zeros((0, size, size), np.uint8)), kept
 
 
-def class_folder_entries(root: Path, folders: dict[str, Path], problems: Problems, classes: list[str], split_of: Callable[[Path, str], str]) -> list[Entry]:
+def class_folder_entries(
+    root: Path,
+    folders: dict[str, Path],
+    problems: Problems,
+    classes: list[str],
+    split_of: Callable[[Path, str], str],
+) -> list[Entry]:
     """Entries of ``<split folder>/<class>/`` trees; class folder names in any spelling or case."""
     entries: list[Entry] = []
     for split_folder, folder in folders.items():
@@ -79,8 +87,15 @@ def class_folder_entries(root: Path, folders: dict[str, Path], problems: Problem
     return entries
 
 
-def read_entries(root: Path, entries: list[Entry], problems: Problems, classes: list[str], framing: Framing, subjects: list[str] | None = None) -> FaceArrays:
-    """Decode ``entries`` into arrays; ``subjects`` (aligned with ``entries``) where the dataset names them."""
+def read_entries(
+    root: Path,
+    entries: list[Entry],
+    problems: Problems,
+    classes: list[str],
+    framing: Framing,
+    subjects: list[str] | None = None,
+) -> FaceArrays:
+    """Decode ``entries`` into arrays; ``subjects`` (aligned with ``entries``) where a dataset names them."""
     images, kept = decode_entries(root, entries, problems, framing)
     return FaceArrays(
         images=images,
@@ -92,6 +107,15 @@ def read_entries(root: Path, entries: list[Entry], problems: Problems, classes: 
     )
 
 
-def read_class_folders(root: Path, folders: dict[str, Path], problems: Problems, classes: list[str], framing: Framing, split_of: Callable[[Path, str], str]) -> FaceArrays:
+def read_class_folders(
+    root: Path,
+    folders: dict[str, Path],
+    problems: Problems,
+    classes: list[str],
+    framing: Framing,
+    split_of: Callable[[Path, str], str],
+) -> FaceArrays:
     """The images of class-folder trees, with their labels, source splits and relative file names."""
-    return read_entries(root, class_folder_entries(root, folders, problems, classes, split_of), problems, classes, framing)
+    return read_entries(
+        root, class_folder_entries(root, folders, problems, classes, split_of), problems, classes, framing
+    )

@@ -26,5 +26,8 @@ class JAFFEDataModule(PosedFacesDataModule):
     def parse(self, path: Path) -> tuple[str, str] | str | None:
         match = NAME.match(path.stem)
         if match is None:
-            return "name is not <subject>.<expression AN|DI|FE|HA|NE|SA|SU><repetition>.<number>.tiff (e.g. KA.AN1.39.tiff)"
+            return (
+                "name is not <subject>.<expression AN|DI|FE|HA|NE|SA|SU><repetition>.<number>.tiff "
+                "(e.g. KA.AN1.39.tiff)"
+            )
         return canonical(match.group(2)), match.group(1).upper()

@@ -12,9 +12,9 @@ The subject is sex + id (``F01``): the two sessions are the same person.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
+from fer.config import KDEFDataConfig
 from fer.data.posed import PosedFacesDataModule
 from fer.labels import canonical
 
@@ -25,14 +25,18 @@ SESSIONS = ("A", "B")
 
 class KDEFDataModule(PosedFacesDataModule):
     name = "kdef"
-    expected = "the KDEF folders (AF01/, AM01/, ...) of files named like AF01ANS.JPG, or a folder of such files"
+    expected = (
+        "the KDEF folders (AF01/, AM01/, ...) of files named like AF01ANS.JPG, or a folder of such files"
+    )
     classes_available = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
     recursive = True
 
-    def __init__(self, *, angles: Sequence[str] = ("S",), sessions: Sequence[str] = SESSIONS, **kwargs):
+    schema = KDEFDataConfig
+
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.angles = [a.upper() for a in angles]
-        self.sessions = [s.upper() for s in sessions]
+        self.angles = [a.upper() for a in self.cfg["angles"]]
+        self.sessions = [s.upper() for s in self.cfg["sessions"]]
         for value, allowed, key in ((self.angles, ANGLES, "angles"), (self.sessions, SESSIONS, "sessions")):
             if not value or set(value) - set(allowed):
                 raise ValueError(f"data.{key}={list(value)}: expected a non-empty list from {list(allowed)}")
@@ -44,7 +48,10 @@ class KDEFDataModule(PosedFacesDataModule):
     def parse(self, path: Path) -> tuple[str, str] | str | None:
         match = NAME.match(path.stem)
         if match is None:
-            return "name is not <session A|B><sex F|M><id><expression AF|AN|DI|HA|NE|SA|SU><angle FL|HL|S|HR|FR> (e.g. AF01ANS.JPG)"
+            return (
+                "name is not <session A|B><sex F|M><id><expression AF|AN|DI|HA|NE|SA|SU>"
+                "<angle FL|HL|S|HR|FR> (e.g. AF01ANS.JPG)"
+            )
         session, sex, number, expression, angle = (g.upper() for g in match.groups())
         if angle not in self.angles or session not in self.sessions:
             return None

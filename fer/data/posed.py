@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fer.config import FullFrameDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
 from fer.data.decode import IMAGE_SUFFIXES, DataError, Problems
@@ -23,9 +24,11 @@ class PosedFacesDataModule(FERDataModule):
     recursive = False  # whether images sit in subfolders of data.root
     profiles = False  # whether some poses are profiles (try the profile cascade too)
 
-    def __init__(self, *, face_margin: float = 0.15, **kwargs):
+    schema: type = FullFrameDataConfig
+
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.face_margin = face_margin
+        self.face_margin = self.cfg["face_margin"]
 
     def parse(self, path: Path) -> tuple[str, str] | str | None:
         """``(emotion, subject)``; a reason string if the name is not the dataset's; None if filtered out."""
@@ -55,7 +58,10 @@ class PosedFacesDataModule(FERDataModule):
                 entries.append((path, classes.index(parsed[0]), ""))
                 subjects.append(parsed[1])
         if not entries:
-            raise DataError(f"data.root={root}: none of its {len(files)} image files is a {self.name} image selected by the filters (expected {self.expected})")
+            raise DataError(
+                f"data.root={root}: none of its {len(files)} image files is a {self.name} image selected by "
+                f"the filters (expected {self.expected})"
+            )
         cropper = FaceCropper(self.image_size, self.face_margin, profiles=self.profiles)
         arrays = read_entries(root, entries, problems, classes, cropper, subjects)
         self.extra["face_crop"] = cropper.summary()

@@ -41,7 +41,9 @@ def grouped_folds(labels: np.ndarray, groups: np.ndarray | None, num_folds: int,
     return assignment[inverse]
 
 
-def carve(index: np.ndarray, labels: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def carve(
+    index: np.ndarray, labels: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Split ``index`` into (rest, held-out ~``fraction``), grouped and stratified."""
     num = max(2, round(1 / fraction))
     folds = grouped_folds(labels[index], None if groups is None else groups[index], num, seed)
@@ -68,16 +70,26 @@ def assign(
             return has, f"the dataset's own split: {own_splits}"
         if len(has["train"]) and len(has["test"]):
             train, val = carve(has["train"], labels, subjects, val_fraction, seed)
-            return {"train": train, "val": val, "test": has["test"]}, f"the dataset's own test split; val = {val_fraction:.0%} of train (seeded, stratified{', by subject' if subjects is not None else ''})"
+            return (
+                {"train": train, "val": val, "test": has["test"]},
+                f"the dataset's own test split; val = {val_fraction:.0%} of train (seeded, "
+                f"stratified{', by subject' if subjects is not None else ''})",
+            )
         rest, test = carve(everything, labels, subjects, test_fraction, seed)
         train, val = carve(rest, labels, subjects, val_fraction / (1 - test_fraction), seed + 1)
-        return {"train": train, "val": val, "test": test}, f"no split in the source: seeded stratified {1 - test_fraction - val_fraction:.0%}/{val_fraction:.0%}/{test_fraction:.0%}{' by subject' if subjects is not None else ''}"
+        return (
+            {"train": train, "val": val, "test": test},
+            "no split in the source: seeded stratified "
+            f"{1 - test_fraction - val_fraction:.0%}/{val_fraction:.0%}/{test_fraction:.0%}"
+            + (" by subject" if subjects is not None else ""),
+        )
     if protocol == "kfold":
         if not 0 <= fold < num_folds:
             raise ValueError(f"data.fold={fold} is outside 0..{num_folds - 1} (data.num_folds={num_folds})")
         folds = grouped_folds(labels, subjects, num_folds, seed)
         test = np.flatnonzero(folds == fold)
-        note = f"fold {fold} of {num_folds}-fold cross-validation{' grouped by subject' if subjects is not None else ' (per image: no subject ids)'}"
+        grouping = " grouped by subject" if subjects is not None else " (per image: no subject ids)"
+        note = f"fold {fold} of {num_folds}-fold cross-validation{grouping}"
     elif protocol == "loso":
         if subjects is None:
             raise ValueError("data.protocol=loso needs subject ids, and this dataset has none")

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from fer.config import SyntheticDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
+from fer.data.folders import Resize
 from fer.data.synthetic_faces import synthetic_faces
 from fer.labels import FER2013_CLASSES
 
 
 class SyntheticDataModule(FERDataModule):
     name = "synthetic"
+    schema = SyntheticDataConfig
 
-    def __init__(self, *, num_train: int = 5600, num_val: int = 700, num_test: int = 1400, data_seed: int = 0, **kwargs):
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.sizes = {"train": num_train, "val": num_val, "test": num_test}
-        self.data_seed = data_seed
+        self.sizes = {
+            "train": self.cfg["num_train"],
+            "val": self.cfg["num_val"],
+            "test": self.cfg["num_test"],
+        }
+        self.data_seed = self.cfg["data_seed"]
 
     def load(self) -> FaceArrays:
         """Drawn, not read: nothing to cache."""
@@ -27,8 +34,11 @@ class SyntheticDataModule(FERDataModule):
             labels.append(y)
             splits += [split] * num
             offset += num
+        images = np.concatenate(images)
+        if images.shape[1] != self.image_size:  # drawn at 48 px
+            images = np.stack([Resize(self.image_size)(image)[0] for image in images])
         return FaceArrays(
-            images=np.concatenate(images),
+            images=images,
             labels=np.concatenate(labels),
             classes=list(FER2013_CLASSES),
             splits=np.array(splits),

@@ -70,7 +70,13 @@ def _draw_upright_face(rng: np.random.Generator, expr: dict[str, float]) -> np.n
     hair = float(rng.uniform(10, 120))
 
     # Hair: a cap behind the upper face, with random volume.
-    _ellipse(img, (cx, cy - face_h * 0.25), (face_w * rng.uniform(1.05, 1.25), face_h * rng.uniform(0.85, 1.05)), 0, hair)
+    _ellipse(
+        img,
+        (cx, cy - face_h * 0.25),
+        (face_w * rng.uniform(1.05, 1.25), face_h * rng.uniform(0.85, 1.05)),
+        0,
+        hair,
+    )
     _ellipse(img, (cx, cy), (face_w, face_h), 0, skin)
     if rng.random() < 0.5:  # fringe
         _ellipse(img, (cx, cy - face_h * 0.85), (face_w * 0.9, face_h * rng.uniform(0.2, 0.35)), 0, hair)
@@ -101,7 +107,13 @@ def _draw_upright_face(rng: np.random.Generator, expr: dict[str, float]) -> np.n
     if expr["wrinkle"] > 0.5:
         for side in (-1, 1):
             x0 = cx + side * face_w * 0.14
-            _line(img, (x0, nose_y - face_h * 0.18), (x0 + side * face_w * 0.05, nose_y - face_h * 0.02), shade, face_h * 0.025)
+            _line(
+                img,
+                (x0, nose_y - face_h * 0.18),
+                (x0 + side * face_w * 0.05, nose_y - face_h * 0.02),
+                shade,
+                face_h * 0.025,
+            )
 
     mouth_y = cy + face_h * rng.uniform(0.45, 0.55)
     mouth_w = face_w * rng.uniform(0.42, 0.52) * expr["mouth_width"]

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 import fer.models.shallow_cnn  # noqa: F401  (registers fer_shallow_cnn with timm)
+from fer.config import BackboneConfig, typed
 from fer.models.weights import load_pretrained
 
 
@@ -64,41 +65,49 @@ def zero_new_head(backbone: nn.Module, missing: list[str]) -> None:
     """Start a head the weights did not provide (all of it, from random init) at zero:
     uniform predictions, small first gradients.
 
-    timm's TensorFlow-style head init gives logits of standard deviation ~6 on
-    EfficientNet features, a first loss near 6 and large early updates to the
-    pretrained layers. From random init the same head gives a first loss of 5.9, still
-    2.9 after 80 steps, against 1.95 and 1.85 from zero (efficientnet_lite0 on FER2013).
+    timm's TensorFlow-style head init gives large first logits on EfficientNet features,
+    a large first loss and large early updates to the pretrained layers (measured in
+    experiments/RESULTS.md, run 6).
     """
     head = backbone.get_classifier()
-    names = {n for n, p in backbone.named_parameters() if p is getattr(head, "weight", None) or p is getattr(head, "bias", None)}
+    names = {
+        n
+        for n, p in backbone.named_parameters()
+        if p is getattr(head, "weight", None) or p is getattr(head, "bias", None)
+    }
     if isinstance(head, nn.Linear) and names and names <= set(missing):
         nn.init.zeros_(head.weight)
         nn.init.zeros_(head.bias)
 
 
-def build_backbone(cfg: Mapping, num_classes: int, load_weights: bool = True) -> tuple[EmotionNet, dict | None]:
-    """The ``backbone`` config -> (EmotionNet, weights report or None).
+def build_backbone(
+    cfg: Mapping, num_classes: int, load_weights: bool = True
+) -> tuple[EmotionNet, dict | None]:
+    """The ``backbone`` config (checked against its schema) -> (EmotionNet, weights report or None).
 
     Weights load when ``pretrained`` is true (from ``weights``, else timm's hub) or when
     ``weights`` names a file. ``load_weights=False`` builds the architecture only, as
     when a checkpoint's own weights will be loaded over it. ``mean``/``std`` default to
     the timm model's pretrained config.
     """
+    cfg = typed(BackboneConfig, cfg)
     backbone = timm.create_model(
         cfg["name"],
         pretrained=False,
         num_classes=num_classes,
         in_chans=cfg["in_chans"],
-        drop_rate=cfg.get("drop_rate", 0.0),
-        **dict(cfg.get("kwargs") or {}),
+        drop_rate=cfg["drop_rate"],
+        **dict(cfg["kwargs"]),
     )
-    weights = cfg.get("weights")
+    weights = cfg["weights"]
     is_file = bool(weights) and not str(weights).startswith("pkg:")
     report = None
-    if load_weights and (cfg.get("pretrained") or is_file):
+    if load_weights and (cfg["pretrained"] or is_file):
         report = load_pretrained(backbone, cfg["name"], weights)
     if load_weights and cfg["zero_head"]:  # new: what the weights lacked, or every layer from random init
-        zero_new_head(backbone, report["missing"] if report else [name for name, _ in backbone.named_parameters()])
-    mean = cfg.get("mean") or backbone.pretrained_cfg["mean"]
-    std = cfg.get("std") or backbone.pretrained_cfg["std"]
+        zero_new_head(
+            backbone, report["missing"] if report else [name for name, _ in backbone.named_parameters()]
+        )
+    mean = cfg["mean"] or backbone.pretrained_cfg["mean"]
+    std = cfg["std"] or backbone.pretrained_cfg["std"]
     return EmotionNet(backbone, cfg["in_chans"], mean, std), report

@@ -8,6 +8,7 @@ rebuild the run's model and data from the checkpoint alone.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import lightning as L
 import torch
@@ -19,12 +20,24 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from fer.config import BackboneConfig, FinetuneConfig, LossConfig, OptimConfig, typed
 from fer.models.backbones import build_backbone
 from fer.models.mixing import mix
-from fer.models.tta import MODES, predict
 from fer.models.optim import build_optimizer, build_scheduler, param_groups
+from fer.models.tta import MODES, predict
 
 SAMPLES_PER_KIND = 24  # test faces kept for the sample-predictions table: this many right, this many wrong
+
+
+@dataclass
+class TestResults:
+    """What a test pass found beyond the logged scalars, for :class:`fer.callbacks.run_report.RunReport`."""
+
+    per_class_recall: dict[str, float]
+    confusion_matrix: list[list[int]]  # rows: true class, columns: predicted
+    samples: dict[str, list[dict]] = field(
+        default_factory=lambda: {"wrong": [], "right": []}
+    )  # faces, right and wrong
 
 
 def class_weights(kind: str, counts: Sequence[int] | None, num_classes: int) -> torch.Tensor | None:
@@ -40,6 +53,9 @@ def class_weights(kind: str, counts: Sequence[int] | None, num_classes: int) -> 
 
 
 class EmotionClassifier(L.LightningModule):
+    """Sections (``backbone``, ``optim``, ``finetune``, ``loss``) are checked against their schemas
+    and saved complete, so a checkpoint holds every setting its model was trained with."""
+
     def __init__(
         self,
         classes: Sequence[str],
@@ -47,16 +63,31 @@ class EmotionClassifier(L.LightningModule):
         optim: Mapping,
         finetune: Mapping,
         loss: Mapping,
+        *,
+        channels_last: bool,
+        tta: str,
         data: Mapping | None = None,
-        channels_last: bool = False,
-        tta: str = "none",
         class_counts: Sequence[int] | None = None,
         load_weights: bool = True,
     ):
         super().__init__()
-        self.save_hyperparameters(ignore=["load_weights"])
+        self.save_hyperparameters(
+            {
+                "classes": list(classes),
+                "backbone": typed(BackboneConfig, backbone),
+                "optim": typed(OptimConfig, optim),
+                "finetune": typed(FinetuneConfig, finetune),
+                "loss": typed(LossConfig, loss),
+                "channels_last": channels_last,
+                "tta": tta,
+                "data": None if data is None else dict(data),
+                "class_counts": None if class_counts is None else list(class_counts),
+            }
+        )
         self.classes = list(classes)
-        self.net, self.weights_report = build_backbone(backbone, len(self.classes), load_weights=load_weights)
+        self.net, self.weights_report = build_backbone(
+            self.hparams.backbone, len(self.classes), load_weights=load_weights
+        )
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         k = len(self.classes)
@@ -67,11 +98,15 @@ class EmotionClassifier(L.LightningModule):
         self.test_f1 = MulticlassF1Score(k, average="macro")
         self.test_recall = MulticlassRecall(k, average=None)
         self.test_confusion = MulticlassConfusionMatrix(k)
-        self.test_results: dict = {}
+        self.test_results: TestResults | None = None
         self.test_samples: dict[str, list] = {"wrong": [], "right": []}
         if tta not in MODES:
             raise ValueError(f"tta={tta!r}: expected one of {MODES}")
-        self.register_buffer("class_weights", class_weights(loss.get("class_weights", "none"), class_counts, k), persistent=False)
+        self.register_buffer(
+            "class_weights",
+            class_weights(self.hparams.loss["class_weights"], class_counts, k),
+            persistent=False,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits from images ``(B, 1, H, W)``, or from cached pooled features ``(B, D)`` (linear probe)."""
@@ -83,7 +118,9 @@ class EmotionClassifier(L.LightningModule):
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Cross-entropy on hard labels or soft targets (FER+ votes, mixup), optionally class-weighted."""
-        return F.cross_entropy(logits, target, weight=self.class_weights, label_smoothing=self.hparams.loss["label_smoothing"])
+        return F.cross_entropy(
+            logits, target, weight=self.class_weights, label_smoothing=self.hparams.loss["label_smoothing"]
+        )
 
     @staticmethod
     def hard(target: torch.Tensor) -> torch.Tensor:
@@ -94,7 +131,7 @@ class EmotionClassifier(L.LightningModule):
         cfg = self.hparams.loss
         mixed = target
         if x.ndim == 4:  # images (cached linear-probe features are not mixed)
-            x, mixed = mix(x, target, len(self.classes), cfg.get("mixup", 0.0), cfg.get("cutmix", 0.0))
+            x, mixed = mix(x, target, len(self.classes), cfg["mixup"], cfg["cutmix"])
         logits = self(x)
         loss = self.loss(logits, mixed)
         self.train_acc(logits, self.hard(mixed))
@@ -133,22 +170,30 @@ class EmotionClassifier(L.LightningModule):
         for i in range(len(y)):
             kept = self.test_samples["right" if predicted[i] == y[i] else "wrong"]
             if len(kept) < SAMPLES_PER_KIND:
-                kept.append({"image": images[i].cpu().numpy(), "true": self.classes[y[i]], "predicted": self.classes[predicted[i]], "confidence": float(confidence[i])})
+                kept.append(
+                    {
+                        "image": images[i].cpu().numpy(),
+                        "true": self.classes[y[i]],
+                        "predicted": self.classes[predicted[i]],
+                        "confidence": float(confidence[i]),
+                    }
+                )
 
     def on_test_epoch_end(self) -> None:
         self.log("test/acc", self.test_acc.compute(), sync_dist=True)
         self.log("test/macro_f1", self.test_f1.compute(), sync_dist=True)
         recall = self.test_recall.compute().tolist()
-        self.test_results = {
-            "per_class_recall": dict(zip(self.classes, recall)),
-            "confusion_matrix": self.test_confusion.compute().tolist(),
-        }
+        self.test_results = TestResults(
+            dict(zip(self.classes, recall)), self.test_confusion.compute().tolist(), self.test_samples
+        )
         for metric in (self.test_acc, self.test_f1, self.test_recall, self.test_confusion):
             metric.reset()
 
     def configure_optimizers(self):
         cfg = self.hparams.optim
-        groups = param_groups(self.net.backbone, cfg["lr"], cfg["weight_decay"], self.hparams.finetune["lr_decay"])
+        groups = param_groups(
+            self.net.backbone, cfg["lr"], cfg["weight_decay"], self.hparams.finetune["lr_decay"]
+        )
         optimizer = build_optimizer(groups, cfg)
         total = int(self.trainer.estimated_stepping_batches)
         per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))

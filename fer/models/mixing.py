@@ -16,7 +16,14 @@ def soft(target: torch.Tensor, num_classes: int) -> torch.Tensor:
     return target.float() if target.is_floating_point() else F.one_hot(target, num_classes).float()
 
 
-def mix(x: torch.Tensor, target: torch.Tensor, num_classes: int, mixup: float, cutmix: float, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def mix(
+    x: torch.Tensor,
+    target: torch.Tensor,
+    num_classes: int,
+    mixup: float,
+    cutmix: float,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(mixed images as float in [0, 255] or the input dtype's range, soft targets)``."""
     kinds = [k for k, alpha in (("mixup", mixup), ("cutmix", cutmix)) if alpha > 0]
     if not kinds:
@@ -31,7 +38,10 @@ def mix(x: torch.Tensor, target: torch.Tensor, num_classes: int, mixup: float, c
     else:
         h, w = x.shape[-2:]
         ch, cw = int(h * (1 - lam) ** 0.5), int(w * (1 - lam) ** 0.5)
-        cy, cx = int(torch.randint(h, (1,), generator=generator)), int(torch.randint(w, (1,), generator=generator))
+        cy, cx = (
+            int(torch.randint(h, (1,), generator=generator)),
+            int(torch.randint(w, (1,), generator=generator)),
+        )
         y0, y1 = max(cy - ch // 2, 0), min(cy + ch // 2, h)
         x0, x1 = max(cx - cw // 2, 0), min(cx + cw // 2, w)
         mixed = x.clone()

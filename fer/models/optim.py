@@ -13,14 +13,9 @@ import math
 from collections.abc import Mapping
 
 import torch
-from timm.models import group_parameters
 from torch import nn
 
-
-def stage_groups(model: nn.Module) -> list[list[str]]:
-    """Parameter names of a timm backbone per stage, stem first and classifier last."""
-    groups = group_parameters(model, model.group_matcher(coarse=True))
-    return [names for _, names in sorted(groups.items(), key=lambda kv: kv[0] if isinstance(kv[0], (int, float)) else -1)]
+from fer.models.stages import stage_groups
 
 
 def param_groups(backbone: nn.Module, lr: float, weight_decay: float, lr_decay: float) -> list[dict]:
@@ -34,7 +29,15 @@ def param_groups(backbone: nn.Module, lr: float, weight_decay: float, lr_decay: 
         no_decay = [params[n] for n in names if params[n].ndim <= 1]
         for suffix, group, wd in (("", decay, weight_decay), ("_no_wd", no_decay, 0.0)):
             if group:
-                out.append({"name": f"stage{i}{suffix}", "params": group, "lr": lr * scale, "weight_decay": wd, "stage": i})
+                out.append(
+                    {
+                        "name": f"stage{i}{suffix}",
+                        "params": group,
+                        "lr": lr * scale,
+                        "weight_decay": wd,
+                        "stage": i,
+                    }
+                )
     return out
 
 
@@ -55,7 +58,9 @@ def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float) -> float
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Mapping, total_steps: int, steps_per_epoch: int) -> dict | None:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: Mapping, total_steps: int, steps_per_epoch: int
+) -> dict | None:
     """A Lightning ``lr_scheduler`` dict for ``cfg['scheduler']`` (cosine, plateau or constant)."""
     kind = cfg["scheduler"]
     if kind == "constant":
@@ -65,6 +70,8 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Mapping, total_steps:
         fn = lambda step: warmup_cosine(step, total_steps, warmup, cfg["min_lr_ratio"])  # noqa: E731
         return {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, fn), "interval": "step"}
     if kind == "plateau":
-        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=cfg["plateau_factor"], patience=cfg["plateau_patience"])
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=cfg["plateau_factor"], patience=cfg["plateau_patience"]
+        )
         return {"scheduler": plateau, "interval": "epoch", "monitor": "val/acc"}
     raise ValueError(f"optim.scheduler={kind!r}: expected cosine, plateau or constant")

@@ -19,7 +19,11 @@ from torch import nn
 def _block(cin: int, cout: int, convs: int, drop: float) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(convs):
-        layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        layers += [
+            nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        ]
     layers += [nn.MaxPool2d(2), nn.Dropout2d(drop)]
     return nn.Sequential(*layers)
 
@@ -29,24 +33,36 @@ class ShallowCNN(nn.Module):
         self,
         num_classes: int = 7,
         in_chans: int = 1,
-        widths: Sequence[int] = (32, 64, 128, 256),
-        convs_per_block: int = 2,
-        hidden: int = 256,
-        drop_rate: float = 0.3,
-        block_drop: float = 0.1,
-        **kwargs,
+        widths: Sequence[int] = (
+            32,
+            64,
+            128,
+            256,
+        ),  # channels of the conv blocks (each halves the resolution)
+        convs_per_block: int = 1,  # conv-BN-ReLU layers per block
+        hidden: int = 256,  # width of the dense layer before the classifier
+        drop_rate: float = 0.0,  # dropout before the classifier (backbone.drop_rate sets it)
+        block_drop: float = 0.0,  # channel dropout after each block (slows early training)
     ):
         super().__init__()
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.drop_rate = drop_rate
-        self.stem = nn.Sequential(nn.Conv2d(in_chans, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_chans, widths[0], 3, padding=1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
+        )
         chans = [widths[0], *widths]
-        self.blocks = nn.Sequential(*[_block(chans[i], chans[i + 1], convs_per_block, block_drop) for i in range(len(widths))])
+        self.blocks = nn.Sequential(
+            *[_block(chans[i], chans[i + 1], convs_per_block, block_drop) for i in range(len(widths))]
+        )
         self.num_features = widths[-1]
         self.head_hidden_size = hidden
         self.global_pool = nn.AdaptiveAvgPool2d(1)
-        self.pre_logits = nn.Sequential(nn.Flatten(1), nn.Linear(widths[-1], hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True))
+        self.pre_logits = nn.Sequential(
+            nn.Flatten(1), nn.Linear(widths[-1], hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)
+        )
         self.head_drop = nn.Dropout(drop_rate)
         self.classifier = nn.Linear(hidden, num_classes) if num_classes > 0 else nn.Identity()
 

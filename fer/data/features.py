@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import lightning as L
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from fer.data.datamodule import FERDataModule
-from fer.models.backbones import EmotionNet
 
 
 @torch.no_grad()
-def compute_features(net: EmotionNet, loader: DataLoader) -> TensorDataset:
+def compute_features(net: nn.Module, loader: DataLoader) -> TensorDataset:
     """``(features (N, D), targets)`` of every batch of ``loader``, the network in eval mode."""
     was_training = net.training
     net.eval()
@@ -31,9 +31,11 @@ def compute_features(net: EmotionNet, loader: DataLoader) -> TensorDataset:
 
 
 class FeatureDataModule(L.LightningDataModule):
-    """Wraps a dataset's DataModule: train/val batches are cached features, test batches images."""
+    """Wraps a dataset's DataModule: train/val batches are cached features, test batches images.
 
-    def __init__(self, images: FERDataModule, net: EmotionNet):
+    ``net`` is the model's network: anything with ``features(images) -> (B, D)`` (EmotionNet)."""
+
+    def __init__(self, images: FERDataModule, net: nn.Module):
         super().__init__()
         self.images = images
         self.net = net
@@ -44,7 +46,9 @@ class FeatureDataModule(L.LightningDataModule):
 
     def features(self, split: str) -> TensorDataset:
         if split not in self.cache:
-            loader = DataLoader(self.images.dataset(split, augment=False), batch_size=256, num_workers=self.images.num_workers)
+            loader = DataLoader(
+                self.images.dataset(split, augment=False), batch_size=256, num_workers=self.images.num_workers
+            )
             self.cache[split] = compute_features(self.net, loader)
         return self.cache[split]
 

@@ -37,7 +37,10 @@ def duplicates_summary(arrays: FaceArrays, split_of: np.ndarray) -> dict:
 
 
 def split_counts(arrays: FaceArrays, split_index: dict[str, np.ndarray]) -> dict:
-    return {s: {c: int((arrays.labels[index] == i).sum()) for i, c in enumerate(arrays.classes)} for s, index in split_index.items()}
+    return {
+        s: {c: int((arrays.labels[index] == i).sum()) for i, c in enumerate(arrays.classes)}
+        for s, index in split_index.items()
+    }
 
 
 def subject_overlap(arrays: FaceArrays, split_index: dict[str, np.ndarray]) -> list[str]:

@@ -1,0 +1,315 @@
+"""The configuration's one contract: where the YAML tree is, and the typed schema of every section.
+
+Each dataclass below holds its section's defaults, one per field with its comment; a YAML
+option (``conf/<group>/<option>.yaml``) names its schema in its defaults list and sets only
+what it chooses. Hydra composes the YAML onto the schema, so a misspelt key or a value of
+the wrong type stops the command with the key's name. Code that is handed a section by hand
+(tests, old checkpoints) goes through :func:`typed`, which fills the same defaults and
+refuses the same mistakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+CONF_PATH = "pkg://fer.conf"  # the YAML tree, installed as the package fer.conf (pyproject.toml)
+CONF_MODULE = "fer.conf"
+
+
+@dataclass
+class DataConfig:
+    """``data``: what every dataset takes (conf/data/)."""
+
+    _target_: str = MISSING  # the DataModule class (fer.data.<family>.<Name>DataModule)
+    root: Optional[str] = None  # where the dataset's files are (never written)
+    # null = all the dataset's classes; or a list selecting and ordering them
+    classes: Optional[list[str]] = None
+    protocol: str = "official"  # official (the dataset's own split) | kfold (grouped by subject) | loso
+    num_folds: int = 10  # folds of protocol=kfold
+    fold: int = 0  # which fold (or, for loso, which subject) is the test split
+    val_fraction: float = 0.1  # share of train (or of the training subjects) held out for validation
+    test_fraction: float = 0.2  # share held out for test where the source has no split at all
+    strict: bool = False  # true = stop at the first bad item; false = skip it and list it in the report
+    # true = drop constant images, conflicting-label duplicate groups and duplicate copies
+    clean: bool = False
+    image_size: int = 48  # side of the stored square grey images (FER2013's native size)
+    batch_size: int = 64  # images per training step
+    num_workers: int = 2  # dataloader worker processes (0 = load in the main process)
+
+
+@dataclass
+class SyntheticDataConfig(DataConfig):
+    num_train: int = 4900  # training images (balanced over the 7 FER2013 classes)
+    num_val: int = 700  # validation images
+    num_test: int = 1400  # test images
+    data_seed: int = 0  # draws the same faces for the same seed on every machine
+
+
+@dataclass
+class FERPlusDataConfig(DataConfig):
+    votes: Optional[str] = None  # path to fer2013new.csv (null = beside fer2013.csv)
+    label_scheme: str = "majority"  # majority | plurality | probability (soft targets)
+
+
+@dataclass
+class FullFrameDataConfig(DataConfig):
+    """Datasets of whole photos, whose faces are detected and cropped."""
+
+    # detected face box grown by this fraction of its side per edge (FER2013-like framing)
+    face_margin: float = 0.15
+
+
+@dataclass
+class CKPlusDataConfig(FullFrameDataConfig):
+    peak_frames: int = 3  # original release: last frames of each labelled sequence taken as its emotion
+    neutral_first_frame: bool = False  # original release: also take each sequence's first frame as neutral
+
+
+@dataclass
+class KDEFDataConfig(FullFrameDataConfig):
+    angles: list[str] = field(default_factory=lambda: ["S"])  # poses to keep: any of FL HL S HR FR
+    sessions: list[str] = field(default_factory=lambda: ["A", "B"])  # photo sessions to keep: A, B or both
+
+
+@dataclass
+class BackboneConfig:
+    """``backbone``: the network, its input and its weights (conf/backbone/)."""
+
+    name: str = MISSING  # timm model name (fer_shallow_cnn is registered by fer.models.shallow_cnn)
+    pretrained: bool = False  # true = ImageNet weights (from `weights`, else timm's hub)
+    # null (timm's hub) | pkg:NAME (a weights package) | PATH (.pth/.safetensors)
+    weights: Optional[str] = None
+    in_chans: int = 3  # 3 = grey repeated to RGB (exact pretrained stem); 1 = summed stem kernels
+    input_size: int = 64  # stored faces are resized to this
+    mean: Optional[list[float]] = None  # input mean (null = the timm model's pretrained_cfg)
+    std: Optional[list[float]] = None  # input standard deviation (null = the timm model's pretrained_cfg)
+    drop_rate: float = 0.2  # dropout before the classifier
+    zero_head: bool = True  # a new classifier starts at zero: uniform first predictions
+    kwargs: dict[str, Any] = field(default_factory=dict)  # extra arguments to timm.create_model
+
+
+@dataclass
+class FinetuneConfig:
+    """``finetune``: which parameters train when (conf/finetune/, fer/finetune.py)."""
+
+    strategy: str = "full"  # full | frozen (linear probe on cached features) | staged (Akhand et al. 2021)
+    lr_decay: float = 1.0  # lr factor per stage below the head (1 = one lr for all)
+    head_epochs: int = 2  # staged: epochs that train the new head alone
+    unfreeze_every: int = 1  # staged: epochs between unfreezing one stage and the next one down
+
+
+@dataclass
+class OptimConfig:
+    """``optim``: optimizer and learning-rate schedule (conf/optim/)."""
+
+    name: str = "adamw"  # adamw | sgd
+    lr: float = 0.001  # peak learning rate (of the head, when lr_decay < 1)
+    weight_decay: float = 0.05  # decoupled (AdamW) or L2 (SGD) decay; norms and biases get none
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # adamw: moment decay rates
+    momentum: float = 0.9  # sgd: heavy-ball momentum
+    nesterov: bool = True  # sgd: Nesterov's look-ahead variant
+    scheduler: str = "cosine"  # cosine | plateau | constant
+    warmup_epochs: float = 1.0  # cosine: linear warm-up length
+    min_lr_ratio: float = 0.01  # cosine: final lr as a fraction of the peak
+    plateau_factor: float = 0.5  # plateau: lr multiplier when val/acc stalls
+    plateau_patience: int = 3  # plateau: epochs without improvement before that
+
+
+@dataclass
+class LossConfig:
+    """``loss``: the training objective."""
+
+    label_smoothing: float = 0.0  # cross-entropy label smoothing (0 = none)
+    mixup: float = 0.0  # mixup Beta(alpha, alpha) parameter (0 = off)
+    cutmix: float = 0.0  # CutMix Beta(alpha, alpha) parameter (0 = off; with mixup, one of the two per batch)
+    class_weights: str = "none"  # none | balanced (weights N / (K * count) from the training split)
+
+
+@dataclass
+class AugmentConfig:
+    """``augment``: training augmentations (conf/augment/)."""
+
+    # albumentations transforms (_target_ + args), in order
+    transforms: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class CheckpointConfig:
+    monitor: str = "val/acc"  # metric that picks checkpoints/best.ckpt
+    mode: str = "max"  # max for accuracy, min for a loss
+
+
+@dataclass
+class EarlyStoppingConfig:
+    enabled: bool = False  # stop when the checkpoint monitor stops improving
+    patience: int = 5  # epochs without improvement before stopping
+
+
+@dataclass
+class CallbacksConfig:
+    """``callbacks``: what runs alongside training (conf/callbacks/)."""
+
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)  # best.ckpt selection
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)  # stop on a plateau
+    progress: str = "auto"  # auto (a bar in a terminal, a line per epoch otherwise) | bar | plain
+    lr_monitor: bool = True  # log each parameter group's learning rate
+    # none | ema (exponential moving average) | swa (stochastic weight averaging)
+    weight_averaging: str = "none"
+    ema_decay: float = 0.998  # ema: weight of the running average per step
+    swa_epoch_start: float = 0.75  # swa: when averaging starts, as a fraction of max_epochs
+    swa_lr: float = 0.0001  # swa: the constant learning rate while averaging
+
+
+@dataclass
+class PathsConfig:
+    """``paths``: where things are (conf/paths/default.yaml chooses them)."""
+
+    data_dir: str = MISSING  # parent folder of downloaded datasets
+    log_dir: str = MISSING  # every run directory is created under here
+    output_dir: str = MISSING  # this run's directory
+    cache_dir: Optional[str] = MISSING  # decoded-dataset caches (null = no cache)
+
+
+@dataclass
+class TrainConfig:
+    """``python -m fer.train`` (conf/train.yaml)."""
+
+    task_name: str = "train"  # names the log folder: logs/<task_name>/...
+    seed: int = 42  # seeds torch, numpy, python and dataloader workers
+    # a checkpoint to continue (with hydra.run.dir=<its run dir> it finishes there)
+    resume: Optional[str] = None
+    test: bool = True  # evaluate the best checkpoint on the test split after training
+    channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and tensor cores
+    tta: str = "none"  # test-time augmentation: none | flip | shift | ten_crop (fer/models/tta.py)
+    tags: list[str] = field(default_factory=list)  # free-form labels, passed to W&B
+    optimized_metric: str = "best/val/acc"  # what a sweeper (Optuna) gets back from each job: a metrics key
+    loss: LossConfig = field(default_factory=LossConfig)  # the training objective
+    data: Any = MISSING  # the dataset (its own schema comes with its option)
+    backbone: BackboneConfig = MISSING  # the network
+    finetune: FinetuneConfig = MISSING  # which parameters train when
+    optim: OptimConfig = MISSING  # optimizer and schedule
+    augment: AugmentConfig = MISSING  # training augmentations
+    trainer: dict[str, Any] = MISSING  # lightning.Trainer arguments (Lightning names a wrong one)
+    logger: Optional[dict[str, Any]] = None  # Lightning loggers by name
+    callbacks: CallbacksConfig = MISSING  # checkpointing, early stopping, weight averaging, progress
+    paths: PathsConfig = MISSING  # data, log and cache folders
+
+
+@dataclass
+class EvalConfig:
+    """``python -m fer.eval`` (conf/eval.yaml)."""
+
+    task_name: str = "eval"  # names the log folder: logs/eval/...
+    ckpt: str = MISSING  # a .ckpt written by fer.train
+    split: str = "test"  # test | val (choose settings such as tta on val, report on test)
+    tta: Optional[str] = None  # null = the run's own; or none | flip | shift | ten_crop
+    seed: int = 42  # seeds evaluation-time randomness (none by default)
+    data: Any = None  # null = the dataset stored in the checkpoint
+    trainer: dict[str, Any] = MISSING  # lightning.Trainer arguments
+    logger: Optional[dict[str, Any]] = None  # Lightning loggers by name
+    paths: PathsConfig = MISSING  # log and cache folders
+
+
+@dataclass
+class PredictConfig:
+    """``python -m fer.predict`` (conf/predict.yaml)."""
+
+    task_name: str = "predict"  # names the output folder: logs/predict/...
+    ckpt: str = MISSING  # a .ckpt from fer.train, or a .onnx from fer.export (run by ONNX Runtime)
+    input: str = MISSING  # a photo, a folder of photos and videos, a video file, or webcam
+    output: str = MISSING  # predictions.jsonl, summary.json and annotated copies go here
+    annotate: bool = False  # also write the photos (.jpg) and videos (.mp4) with boxes and labels
+    annotated_fps: float = 25.0  # frame rate of annotated videos
+    every: int = 1  # video: classify every N-th frame (the others are skipped undecoded)
+    batch_size: int = 32  # faces classified per forward pass
+    device: str = "cpu"  # cpu | cuda (checkpoints only)
+    min_face: float = 0.08  # smallest face side, as a fraction of the frame's shorter side
+    detect_max_side: int = 480  # frames are scaled to this longer side for detection
+    face_margin: Optional[float] = None  # box growth per edge before cropping (null = the training data's)
+    print: bool = True  # also print each JSON line to stdout
+    paths: PathsConfig = MISSING  # log folder
+
+
+@dataclass
+class ExportConfig:
+    """``python -m fer.export`` (conf/export.yaml)."""
+
+    ckpt: str = MISSING  # a .ckpt written by fer.train
+    format: str = "onnx"  # onnx | torchscript
+    output: Optional[str] = None  # file to write (null = beside the checkpoint, .onnx or .torchscript.pt)
+    opset: int = 17  # ONNX operator set version
+
+
+@dataclass
+class ExplainConfig:
+    """``python -m fer.explain`` (conf/explain.yaml)."""
+
+    task_name: str = "explain"  # names the output folder: logs/explain/...
+    ckpt: str = MISSING  # a .ckpt written by fer.train
+    input: Optional[str] = None  # a photo or a folder of photos: explain each face for its predicted class
+    split: Optional[str] = None  # or train | val | test: per-class mean maps over that split (true class)
+    layer: Optional[str] = None  # module of the backbone to explain (null = last stage at >= 1/16 resolution)
+    max_images: int = 2000  # split mode: at most this many images, a seeded random sample
+    batch_size: int = 64  # images per Grad-CAM pass
+    seed: int = 42  # seeds the sample and the dataset's split protocol
+    output: str = MISSING  # overlays.png / class_saliency.png, explain.json and per-face pictures
+    wandb: bool = False  # also log the figures to W&B (offline unless logged in)
+    wandb_project: str = "fer"  # W&B project for those figures
+    data: Any = None  # null = the dataset stored in the checkpoint (split mode)
+    paths: PathsConfig = MISSING  # data, log and cache folders
+
+
+@dataclass
+class InspectDataConfig:
+    """``python -m fer.data`` (conf/inspect_data.yaml)."""
+
+    seed: int = 42  # seeds the split protocols
+    data: Any = MISSING  # which dataset
+    paths: PathsConfig = MISSING  # data and cache folders
+
+
+SCHEMAS = {  # ConfigStore name -> schema; a YAML option names its schema in its defaults list
+    "train_schema": TrainConfig,
+    "eval_schema": EvalConfig,
+    "predict_schema": PredictConfig,
+    "export_schema": ExportConfig,
+    "explain_schema": ExplainConfig,
+    "inspect_data_schema": InspectDataConfig,
+    "schema/data/base": DataConfig,
+    "schema/data/synthetic": SyntheticDataConfig,
+    "schema/data/ferplus": FERPlusDataConfig,
+    "schema/data/full_frame": FullFrameDataConfig,
+    "schema/data/ckplus": CKPlusDataConfig,
+    "schema/data/kdef": KDEFDataConfig,
+    "schema/backbone": BackboneConfig,
+    "schema/finetune": FinetuneConfig,
+    "schema/optim": OptimConfig,
+    "schema/augment": AugmentConfig,
+    "schema/callbacks": CallbacksConfig,
+    "schema/paths": PathsConfig,
+}
+
+
+def register() -> None:
+    """Put every schema in Hydra's ConfigStore (done on import: entry points and tests import this module)."""
+    store = ConfigStore.instance()
+    for path, node in SCHEMAS.items():
+        group, _, name = path.rpartition("/")
+        store.store(group=group or None, name=name, node=node)
+
+
+def typed(schema: type, values: Mapping | DictConfig | None = None) -> dict:
+    """``values`` checked against ``schema``, as plain containers with its defaults filled in.
+
+    An unknown key or a value of the wrong type raises, naming the key.
+    """
+    node = OmegaConf.merge(OmegaConf.structured(schema), values or {})
+    return OmegaConf.to_container(node, resolve=True)
+
+
+register()

@@ -1,0 +1,64 @@
+"""A backbone's stages, and which of them train in a given epoch of a fine-tuning strategy.
+
+Stages are timm's coarse parameter groups (``group_matcher``), stem first and classifier
+last. The trainable set is a pure function of the strategy and the epoch, so a resumed run
+gets back the same set; :class:`fer.callbacks.unfreezing.Unfreezing` applies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from timm.models import group_parameters
+from torch import nn
+
+STRATEGIES = ("full", "frozen", "staged")
+
+
+def stage_groups(model: nn.Module) -> list[list[str]]:
+    """Parameter names of a timm backbone per stage, stem first and classifier last."""
+    groups = group_parameters(model, model.group_matcher(coarse=True))
+    return [
+        names
+        for _, names in sorted(
+            groups.items(), key=lambda kv: kv[0] if isinstance(kv[0], (int, float)) else -1
+        )
+    ]
+
+
+def head_names(backbone: nn.Module) -> set[str]:
+    """Names of the new classifier's parameters."""
+    head = set(map(id, backbone.get_classifier().parameters()))
+    return {n for n, p in backbone.named_parameters() if id(p) in head}
+
+
+def body_stages(backbone: nn.Module) -> list[list[str]]:
+    """Parameter names per stage below the head, stem first (the head's names removed)."""
+    head = head_names(backbone)
+    stages = [[n for n in names if n not in head] for names in stage_groups(backbone)]
+    return [names for names in stages if names]
+
+
+def unfrozen_count(cfg: Mapping, epoch: int, num_stages: int) -> int:
+    """How many stages, counted from the top, train in ``epoch`` (0-based)."""
+    strategy = cfg["strategy"]
+    if strategy == "full":
+        return num_stages
+    if strategy == "frozen":
+        return 0
+    if strategy == "staged":
+        if epoch < cfg["head_epochs"]:
+            return 0
+        return min(num_stages, 1 + (epoch - cfg["head_epochs"]) // cfg["unfreeze_every"])
+    raise ValueError(f"finetune.strategy={strategy!r}: expected one of {STRATEGIES}")
+
+
+def frozen_modules(backbone: nn.Module, frozen: set[str]) -> list[nn.Module]:
+    """The modules all of whose own parameters are frozen (they are kept in eval mode)."""
+    out = []
+    for name, module in backbone.named_modules():
+        own = [f"{name}.{p}" if name else p for p, _ in module.named_parameters(recurse=False)]
+        has_stats = any(b is not None for b in module.buffers(recurse=False))
+        if has_stats and own and all(p in frozen for p in own):
+            out.append(module)
+    return out

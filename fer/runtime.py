@@ -1,0 +1,147 @@
+"""A trained model ready for inference, from a checkpoint or from an exported ONNX file,
+and the face pipeline in front of it.
+
+Both models give the same interface: ``classes``, ``image_size`` (the stored face size the
+model was trained on), ``input_size`` and ``probabilities(faces)`` for a uint8 batch
+``(B, 1, input_size, input_size)``. The ONNX file carries that preprocessing in its
+metadata (written by :mod:`fer.export`), so it needs no checkpoint. :class:`Predictor`
+detects, crops and classifies the faces of frames with either.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from fer.checkpoint import load_classifier, preprocessing
+from fer.data.transforms import eval_transform
+from fer.faces import FaceDetector, crop, square
+from fer.frames import Frame, Tally, frames
+
+METADATA_KEY = "fer"  # ONNX metadata_props key holding the preprocessing as JSON
+
+
+class TorchModel:
+    def __init__(self, module: torch.nn.Module, hparams: dict, device: str = "cpu"):
+        self.module = module.eval().to(device)
+        self.device = device
+        self.meta = preprocessing(hparams)
+        self.classes = self.meta["classes"]
+        self.image_size = self.meta["image_size"]
+        self.input_size = self.meta["input_size"]
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> TorchModel:
+        module, checkpoint = load_classifier(path)
+        return cls(module, checkpoint["hyper_parameters"], device)
+
+    def probabilities(self, faces: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(faces)).to(self.device)
+            return self.module(x).softmax(-1).float().cpu().numpy()
+
+
+class OnnxModel:
+    def __init__(self, path: str | Path, threads: int = 0):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        props = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in props:
+            raise ValueError(
+                f"{path}: an ONNX file without fer's preprocessing metadata (export it with python -m "
+                "fer.export)"
+            )
+        self.meta = json.loads(props[METADATA_KEY])
+        self.classes = self.meta["classes"]
+        self.image_size = self.meta["image_size"]
+        self.input_size = self.meta["input_size"]
+        self.input_name = self.session.get_inputs()[0].name
+
+    def logits(self, faces: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(faces, dtype=np.uint8)})[0]
+
+    def probabilities(self, faces: np.ndarray) -> np.ndarray:
+        logits = self.logits(faces)
+        e = np.exp(logits - logits.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+
+def load(path: str | Path, device: str = "cpu") -> TorchModel | OnnxModel:
+    """A ``.onnx`` file through ONNX Runtime, anything else as a fer checkpoint through torch."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"ckpt={path}: no such file (expected a .ckpt from fer.train or a .onnx from fer.export)"
+        )
+    return OnnxModel(path) if path.suffix == ".onnx" else TorchModel.from_checkpoint(path, device)
+
+
+class Predictor:
+    """Detect, crop and classify faces with a checkpoint's (or an exported model's) own preprocessing."""
+
+    def __init__(self, model, detector: FaceDetector, margin: float):
+        self.model = model
+        self.detector = detector
+        self.margin = margin
+        self.resize = eval_transform(model.input_size, model.image_size)
+
+    def faces(self, frame: Frame) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Boxes (x, y, w, h) of the frame's faces, and each face as the model's uint8 input."""
+        grey = frame.image if frame.image.ndim == 2 else cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+        boxes = self.detector.detect(grey)
+        crops = []
+        for box in boxes:
+            face = crop(grey, square(box, self.margin, grey.shape), self.model.image_size)
+            crops.append(face if self.resize is None else self.resize(image=face)["image"])
+        return boxes, crops
+
+    def run(
+        self, source: str, every: int, batch_size: int, tally: Tally
+    ) -> Iterator[tuple[Frame, list[dict]]]:
+        """``(frame, results)`` per frame, faces classified in batches across frames."""
+        pending: list[tuple[Frame, np.ndarray, list[np.ndarray]]] = []
+        queued = 0
+        for frame in frames(source, every, tally):
+            tally.frames += 1
+            boxes, crops = self.faces(frame)
+            if not len(boxes):
+                tally.without_face += 1
+            pending.append((frame, boxes, crops))
+            queued += len(crops)
+            if queued >= batch_size:
+                yield from self._flush(pending, tally)
+                pending, queued = [], 0
+        yield from self._flush(pending, tally)
+
+    def _flush(self, pending, tally: Tally) -> Iterator[tuple[Frame, list[dict]]]:
+        crops = [c for _, _, cs in pending for c in cs]
+        probs = (
+            self.model.probabilities(np.stack(crops)[:, None])
+            if crops
+            else np.zeros((0, len(self.model.classes)))
+        )
+        tally.faces += len(crops)
+        at = 0
+        for frame, boxes, cs in pending:
+            results = []
+            for box, p in zip(boxes, probs[at : at + len(cs)]):
+                results.append(
+                    {
+                        "source": frame.source,
+                        "frame": frame.index,
+                        "box": [int(v) for v in box],
+                        "label": self.model.classes[int(p.argmax())],
+                        "probabilities": {c: round(float(v), 5) for c, v in zip(self.model.classes, p)},
+                    }
+                )
+            at += len(cs)
+            yield frame, results
