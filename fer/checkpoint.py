@@ -5,23 +5,133 @@ never code). Its ``hyper_parameters`` hold the classes and the complete config s
 model was trained with (``backbone``, ``optim``, ``finetune``, ``loss``, ``data``, ``tta``,
 ...), so the model, its classes, its preprocessing and its dataset are rebuilt from the file
 alone; ``callbacks.RunReport`` holds the run's record (history, training time, metadata).
-Every entry point (eval, predict, export, explain) and the runtimes load through here.
+Every entry point (eval, predict, export, explain) and the runtimes load through here, and
+training resumes through :func:`resume_checkpoint`.
+
+Checkpoints are written by :class:`AtomicCheckpointIO`: into a temporary file beside the target
+(the same filesystem), flushed to disk, then renamed over it, so a kill at any moment leaves the
+old file or the new one, never a part of one; ``last.ckpt``'s previous version is kept as
+``last.prev.ckpt``, for a resume whose checkpoint was damaged after it was written.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import pickle
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from fer.config import DataConfig, FullFrameDataConfig
 from fer.data.datamodule import FERDataModule, build_datamodule
 from fer.models.classifier import EmotionClassifier
 
-RETIRED_DATA_KEYS = (
-    "cache_dir",
-)  # data keys of checkpoints written before fer/config.py (now paths.cache_dir)
+log = logging.getLogger(__name__)
+RETIRED_DATA_KEYS = ("cache_dir",)  # data keys of old checkpoints (before fer/config.py; now paths.cache_dir)
+PREVIOUS_SUFFIX = ".prev.ckpt"  # last.ckpt's previous version: last.prev.ckpt
+TEMPORARY_SUFFIX = ".partial"  # a checkpoint being written: .<name>.<pid>.partial, beside its target
+# what torch.load raises on a damaged file
+DAMAGE = (EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made safe against kills on any filesystem."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}{TEMPORARY_SUFFIX}")
+        try:
+            with open(partial, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            if path.name == "last.ckpt" and path.is_file():  # keep the previous good one: link, then rename
+                keep = path.with_name(f".{path.stem}.{os.getpid()}{TEMPORARY_SUFFIX}")
+                keep.unlink(missing_ok=True)
+                os.link(path, keep)
+                os.replace(keep, path.with_name(path.stem + PREVIOUS_SUFFIX))
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+        _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the renames themselves durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_partials(folder: Path) -> list[Path]:
+    """Delete the temporary files that killed writers left in ``folder``; returns them."""
+    left = [p for p in folder.glob(f".*{TEMPORARY_SUFFIX}") if not _alive(p)] if folder.is_dir() else []
+    for p in left:
+        p.unlink(missing_ok=True)
+        log.warning("removed %s, left by a writer that was killed", p)
+    return left
+
+
+def _alive(partial: Path) -> bool:
+    """Whether the process writing ``partial`` (its pid is in the name) still runs."""
+    try:
+        pid = int(partial.name.rsplit(".", 2)[-2])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def resume_checkpoint(path: str | None) -> str | None:
+    """The checkpoint to continue from (``resume=``), loaded once to check it before any work starts.
+
+    A damaged file (a full disk, a copy cut short) is named, with the previous good ``last`` where
+    one was kept.
+    """
+    if path is None:
+        return None
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"resume={path}: no such file; expected a checkpoint written by fer.train, "
+            "e.g. <run dir>/checkpoints/last.ckpt"
+        )
+    try:
+        read(file)
+    except DAMAGE as err:
+        previous = file.with_name(file.stem + PREVIOUS_SUFFIX)
+        hint = (
+            f"resume={previous} continues from the epoch before"
+            if _loads(previous)
+            else "no earlier one was kept"
+        )
+        raise ValueError(
+            f"resume={path}: the checkpoint is damaged ({type(err).__name__}: {err}); {hint}"
+        ) from err
+    return str(file)
+
+
+def _loads(path: Path) -> bool:
+    try:
+        read(path)
+    except (FileNotFoundError, *DAMAGE):
+        return False
+    return True
 
 
 def read(path: str | Path) -> dict:

@@ -19,6 +19,8 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 CONF_PATH = "pkg://fer.conf"  # the YAML tree, installed as the package fer.conf (pyproject.toml)
 CONF_MODULE = "fer.conf"
+# the options of conf/data (tests/test_configs.py checks the list)
+DATA_OPTIONS = ("synthetic", "fer2013", "fer2013_clean", "ferplus", "ckplus", "kdef", "jaffe")
 
 
 @dataclass
@@ -81,7 +83,7 @@ class BackboneConfig:
     """``backbone``: the network, its input and its weights (conf/backbone/)."""
 
     name: str = MISSING  # timm model name (fer_shallow_cnn is registered by fer.models.shallow_cnn)
-    pretrained: bool = False  # true = ImageNet weights (from `weights`, else timm's hub)
+    pretrained: bool = True  # ImageNet weights (from `weights`, else timm's hub); false = from scratch
     # null (timm's hub) | pkg:NAME (a weights package) | PATH (.pth/.safetensors)
     weights: Optional[str] = None
     in_chans: int = 3  # 3 = grey repeated to RGB (exact pretrained stem); 1 = summed stem kernels
@@ -183,6 +185,8 @@ class TrainConfig:
     seed: int = 42  # seeds torch, numpy, python and dataloader workers
     # a checkpoint to continue (with hydra.run.dir=<its run dir> it finishes there)
     resume: Optional[str] = None
+    # a fer checkpoint whose network starts this run; shared classes' rows carried by name (fer/transfer.py)
+    init_from: Optional[str] = None
     test: bool = True  # evaluate the best checkpoint on the test split after training
     channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and tensor cores
     tta: str = "none"  # test-time augmentation: none | flip | shift | ten_crop (fer/models/tta.py)
@@ -206,13 +210,28 @@ class EvalConfig:
 
     task_name: str = "eval"  # names the log folder: logs/eval/...
     ckpt: str = MISSING  # a .ckpt written by fer.train
-    split: str = "test"  # test | val (choose settings such as tta on val, report on test)
+    split: str = "test"  # test | val (choose settings such as tta on val, report on test) | all (every image)
     tta: Optional[str] = None  # null = the run's own; or none | flip | shift | ten_crop
     seed: int = 42  # seeds evaluation-time randomness (none by default)
     data: Any = None  # null = the dataset stored in the checkpoint
     trainer: dict[str, Any] = MISSING  # lightning.Trainer arguments
     logger: Optional[dict[str, Any]] = None  # Lightning loggers by name
     paths: PathsConfig = MISSING  # log and cache folders
+
+
+@dataclass
+class CrossdataConfig:
+    """``python -m fer.crossdata`` (conf/crossdata.yaml)."""
+
+    ckpt: list[str] = MISSING  # source checkpoints written by fer.train
+    targets: list[str] = MISSING  # target datasets: conf/data option names
+    # data.root per target; null = the data option's own default root (under paths.data_dir)
+    roots: dict[str, Optional[str]] = field(default_factory=lambda: dict.fromkeys(DATA_OPTIONS))
+    tta: Optional[str] = None  # null = each run's own; or none | flip | shift | ten_crop
+    seed: int = 42  # seeds the targets' split protocols
+    output: str = MISSING  # the matrix files and one evaluation folder per cell
+    trainer: dict[str, Any] = MISSING  # lightning.Trainer arguments
+    paths: PathsConfig = MISSING  # data, log and cache folders
 
 
 @dataclass
@@ -277,6 +296,7 @@ SCHEMAS = {  # ConfigStore name -> schema; a YAML option names its schema in its
     "train_schema": TrainConfig,
     "eval_schema": EvalConfig,
     "predict_schema": PredictConfig,
+    "crossdata_schema": CrossdataConfig,
     "export_schema": ExportConfig,
     "explain_schema": ExplainConfig,
     "inspect_data_schema": InspectDataConfig,

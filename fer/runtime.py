@@ -46,6 +46,34 @@ class TorchModel:
             return self.module(x).softmax(-1).float().cpu().numpy()
 
 
+def check_metadata(text: str, inputs: list, outputs: list, path: str | Path) -> dict:
+    """fer's metadata of an ONNX file, checked against itself and the model's input and output shapes."""
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: fer metadata is not JSON ({err})") from err
+    problems = []
+    classes = meta.get("classes") if isinstance(meta, dict) else None
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
+        problems.append(f"classes={classes!r} (expected a list of class names)")
+    for key, low, high in (("image_size", 8, 1024), ("input_size", 8, 2048), ("in_chans", 1, 3)):
+        value = meta.get(key) if isinstance(meta, dict) else None
+        if not (isinstance(value, int) and low <= value <= high):
+            problems.append(f"{key}={value!r} (expected a whole number in {low}..{high})")
+    margin = meta.get("face_margin") if isinstance(meta, dict) else None
+    if not (isinstance(margin, (int, float)) and 0 <= margin <= 1):
+        problems.append(f"face_margin={margin!r} (expected a fraction in 0..1)")
+    if not problems:
+        side = inputs[-1] if len(inputs) == 4 else None
+        if isinstance(side, int) and side != meta["input_size"]:
+            problems.append(f"input_size={meta['input_size']} but the model takes {side}x{side} faces")
+        if isinstance(outputs[-1], int) and outputs[-1] != len(classes):
+            problems.append(f"{len(classes)} classes but the model gives {outputs[-1]} outputs")
+    if problems:
+        raise ValueError(f"{path}: fer metadata does not describe this model: {'; '.join(problems)}")
+    return meta
+
+
 class OnnxModel:
     def __init__(self, path: str | Path, threads: int = 0):
         import onnxruntime as ort
@@ -53,14 +81,18 @@ class OnnxModel:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own types for files that are not models
+            raise ValueError(f"{path}: not a readable ONNX model ({err})") from err
         props = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in props:
             raise ValueError(
                 f"{path}: an ONNX file without fer's preprocessing metadata (export it with python -m "
                 "fer.export)"
             )
-        self.meta = json.loads(props[METADATA_KEY])
+        outputs = self.session.get_outputs()[0].shape
+        self.meta = check_metadata(props[METADATA_KEY], self.session.get_inputs()[0].shape, outputs, path)
         self.classes = self.meta["classes"]
         self.image_size = self.meta["image_size"]
         self.input_size = self.meta["input_size"]

@@ -45,6 +45,8 @@ class SweepRecorder(Callback):
 
 
 def record_failure(job_dir: Path, error: BaseException) -> None:
+    if (job_dir / "metrics.json").exists():  # a finished run refused to be overwritten: leave it as it is
+        return
     job_dir.mkdir(parents=True, exist_ok=True)
     failure = {
         "error": f"{type(error).__name__}: {error}",

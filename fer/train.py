@@ -20,11 +20,14 @@ from omegaconf import DictConfig, OmegaConf
 from fer import finetune
 from fer.callbacks import build_callbacks, show_bar
 from fer.callbacks.run_report import RunReport
+from fer.checkpoint import AtomicCheckpointIO, remove_partials, resume_checkpoint
 from fer.config import CONF_PATH
 from fer.data.datamodule import build_datamodule
 from fer.loggers import build_loggers, finish_wandb
 from fer.models.classifier import EmotionClassifier
 from fer.provenance import provenance
+from fer.run_dirs import refuse_finished
+from fer.transfer import init_from
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,7 @@ def plain(section: DictConfig) -> dict:
 
 def train(cfg: DictConfig) -> dict:
     run_dir = Path(cfg.paths.output_dir)
-    if (run_dir / "metrics.json").exists():
-        raise FileExistsError(f"{run_dir} already holds a finished run; choose another hydra.run.dir")
+    refuse_finished(run_dir)  # in-process callers; the command line refused it before Hydra wrote anything
     resume = resume_checkpoint(cfg.get("resume"))
     L.seed_everything(cfg.seed, workers=True)
 
@@ -65,12 +67,18 @@ def train(cfg: DictConfig) -> dict:
         channels_last=cfg.channels_last,
         tta=cfg.tta,
         class_counts=np.bincount(datamodule.data["train"].labels, minlength=len(datamodule.classes)).tolist(),
+        load_weights=cfg.init_from is None,  # another run's weights replace ImageNet's
     )
+    if cfg.init_from is not None:
+        model.weights_report = init_from(model, cfg.init_from)
+    weights_source = model.weights_report["source"] if model.weights_report else "random initialisation"
+    log.info("weights of %s: %s", cfg.backbone.name, weights_source)
     meta = {
         "dataset": datamodule.name,
         "backbone": cfg.backbone.name,
         "seed": cfg.seed,
         "pretrained": bool(model.weights_report),
+        "weights_source": weights_source,
         "strategy": cfg.finetune.strategy,
         "input_size": cfg.backbone.input_size,
         "num_params": sum(p.numel() for p in model.net.parameters()),
@@ -89,11 +97,14 @@ def train(cfg: DictConfig) -> dict:
         **plain(cfg.trainer),
         logger=loggers or False,
         callbacks=callbacks + strategy.callbacks,
+        plugins=[AtomicCheckpointIO()],
         enable_progress_bar=show_bar(cfg.callbacks.progress),
         default_root_dir=run_dir,
     )
+    remove_partials(run_dir / "checkpoints")  # what a killed start was writing
     try:
-        trainer.fit(model, datamodule=strategy.datamodule, ckpt_path=resume)
+        # weights_only whatever TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD says: a checkpoint never runs code
+        trainer.fit(model, datamodule=strategy.datamodule, ckpt_path=resume, weights_only=True)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         if cfg.test:
             ckpt = "best" if trainer.checkpoint_callback.best_model_path else None
@@ -103,18 +114,6 @@ def train(cfg: DictConfig) -> dict:
         finish_wandb()
     metrics["run_dir"] = str(run_dir)
     return metrics
-
-
-def resume_checkpoint(path: str | None) -> str | None:
-    """The checkpoint to continue from (``resume=``), checked before any work starts."""
-    if path is None:
-        return None
-    if not Path(path).is_file():
-        raise FileNotFoundError(
-            f"resume={path}: no such file; expected a checkpoint written by fer.train, e.g. <run "
-            "dir>/checkpoints/last.ckpt"
-        )
-    return str(path)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="train")

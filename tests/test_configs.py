@@ -42,6 +42,7 @@ SECTIONS = {
 
 def test_every_group_has_options():
     assert {g for g, _ in OPTIONS} == set(GROUPS)
+    assert sorted(config.DATA_OPTIONS) == sorted(o for g, o in OPTIONS if g == "data")
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
@@ -59,7 +60,7 @@ def test_option_composes_onto_its_schema_and_instantiates(group, option, tmp_pat
     )  # complete, as its schema says
 
 
-@pytest.mark.parametrize("name", ["eval", "predict", "export", "explain", "inspect_data"])
+@pytest.mark.parametrize("name", ["eval", "predict", "export", "explain", "inspect_data", "crossdata"])
 def test_the_other_commands_compose_onto_their_schemas(name, tmp_path):
     overrides = {
         "eval": ["ckpt=a.ckpt"],
@@ -67,6 +68,7 @@ def test_the_other_commands_compose_onto_their_schemas(name, tmp_path):
         "export": ["ckpt=a.ckpt"],
         "explain": ["ckpt=a.ckpt", "output=out"],
         "inspect_data": [],
+        "crossdata": ["ckpt=[a.ckpt]", "targets=[ckplus]", "output=out"],
     }[name]
     if name == "export":  # no paths section: it writes the model and nothing else
         from hydra import compose, initialize_config_module

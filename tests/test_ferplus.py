@@ -98,7 +98,13 @@ def test_soft_targets_train(tmp_path):
     dm.setup()
     x, target = next(iter(dm.train_dataloader()))
     assert target.dtype == torch.float32 and target.shape[1] == 8
-    backbone = {"name": "fer_shallow_cnn", "in_chans": 1, "input_size": 48, "zero_head": False}
+    backbone = {
+        "name": "fer_shallow_cnn",
+        "pretrained": False,
+        "in_chans": 1,
+        "input_size": 48,
+        "zero_head": False,
+    }
     model = EmotionClassifier(dm.classes, backbone, {}, {}, {}, channels_last=False, tta="none")
     loss = model.loss(model(x), target)
     assert torch.isfinite(loss) and loss > 0

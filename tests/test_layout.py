@@ -11,6 +11,7 @@ ENTRY_POINTS = {
     "fer.export",
     "fer.explain",
     "fer.report",
+    "fer.crossdata",
     "fer.data.__main__",
 }
 

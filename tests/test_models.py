@@ -71,13 +71,13 @@ def test_shallow_cnn_follows_the_timm_contract():
 
 
 def test_grey_is_repeated_and_normalised_with_pretrained_statistics():
-    net, _ = build_backbone(backbone_config("resnet18"), num_classes=7)
+    net, _ = build_backbone(backbone_config("resnet18", pretrained=False), num_classes=7)
     x = torch.full((1, 1, 8, 8), 255, dtype=torch.uint8)
     normalised = net.normalize(x)
     assert normalised.shape == (1, 3, 8, 8)
     expected = (1 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
     assert torch.allclose(normalised[0, :, 0, 0], expected)
-    one, _ = build_backbone(backbone_config("resnet18", in_chans=1), num_classes=7)
+    one, _ = build_backbone(backbone_config("resnet18", pretrained=False, in_chans=1), num_classes=7)
     assert one.normalize(x).shape == (1, 1, 8, 8)
     assert torch.allclose(
         one.normalize(x)[0, 0, 0, 0], (1 - torch.tensor(0.449)) / torch.tensor(0.226), atol=1e-4
@@ -132,7 +132,7 @@ def test_efficientnet_lite0_package_weights_classify_imagenet_photos():
 
 
 def test_param_groups_cover_every_parameter_once_with_stage_lrs():
-    net, _ = build_backbone(backbone_config("resnet18"), num_classes=7)
+    net, _ = build_backbone(backbone_config("resnet18", pretrained=False), num_classes=7)
     groups = param_groups(net.backbone, lr=1.0, weight_decay=0.1, lr_decay=0.5)
     ids = [id(p) for g in groups for p in g["params"]]
     assert sorted(ids) == sorted(id(p) for p in net.backbone.parameters())

@@ -29,6 +29,7 @@ def sweep(tmp_path_factory) -> Path:
                 [
                     "debug=fast",
                     f"backbone={backbone}",
+                    "backbone.pretrained=false",
                     "trainer.max_epochs=2",
                     "logger=none",
                     "callbacks.progress=plain",

@@ -111,7 +111,15 @@ def test_optuna_search_runs_its_trials(tmp_path):
 
 def test_submitit_local_launcher_runs_the_sweep(tmp_path):
     done = run_cli(
-        ["fer.train", "-m", "hydra/launcher=local", "debug=fast", "backbone=shallow_cnn,resnet18"], tmp_path
+        [
+            "fer.train",
+            "-m",
+            "hydra/launcher=local",
+            "debug=fast",
+            "backbone=shallow_cnn,resnet18",
+            "backbone.pretrained=false",
+        ],
+        tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     sweep = sweep_dir(tmp_path)
@@ -152,7 +160,14 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
 
 def test_deterministic_runs_give_the_same_metrics_and_record_provenance(train_config):
     runs = [
-        train(train_config("trainer.deterministic=true", "trainer.max_epochs=2", "backbone=resnet18"))
+        train(
+            train_config(
+                "trainer.deterministic=true",
+                "trainer.max_epochs=2",
+                "backbone=resnet18",
+                "backbone.pretrained=false",
+            )
+        )
         for _ in range(2)
     ]
     saved = [check_run_dir(Path(r["run_dir"])) for r in runs]

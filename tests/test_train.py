@@ -192,7 +192,15 @@ def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 def test_cli_multirun_leaves_one_complete_run_per_job_and_eval_cli(tmp_path):
     done = run_cli(
-        ["fer.train", "-m", "backbone=shallow_cnn,resnet18", "debug=fast", "logger=wandb"], tmp_path
+        [
+            "fer.train",
+            "-m",
+            "backbone=shallow_cnn,resnet18",
+            "backbone.pretrained=false",
+            "debug=fast",
+            "logger=wandb",
+        ],
+        tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     sweeps = list((tmp_path / "logs" / "train" / "multiruns").iterdir())

@@ -28,12 +28,19 @@ def show_bar(progress: str) -> bool:
 
 def build_callbacks(cfg: DictConfig, run_dir: Path, meta: dict, with_loggers: bool) -> list:
     callbacks = [
-        ModelCheckpoint(
+        ModelCheckpoint(  # first: trainer.checkpoint_callback, what test(ckpt_path="best") reads
             dirpath=run_dir / "checkpoints",
             filename="best",
             monitor=cfg.checkpoint.monitor,
             mode=cfg.checkpoint.mode,
-            save_last=True,
+            save_top_k=1,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
+        ),
+        ModelCheckpoint(  # last.ckpt after every epoch (Lightning's save_last waits for an improvement)
+            dirpath=run_dir / "checkpoints",
+            filename="last",
+            monitor=None,
             save_top_k=1,
             auto_insert_metric_name=False,
             enable_version_counter=False,

@@ -1,16 +1,24 @@
 """Decode once: a dataset's arrays are cached as one .npz keyed by its source files.
 
-The key hashes every source file's relative path, size and modification time together
-with the loader's own settings, so the cache is rebuilt when any file changes. The
-cache lives under ``data.cache_dir`` (never under ``data.root``, which is not written).
+The key hashes every source file's relative path, size and modification time, every folder
+below the root (strict mode judges folders too: an empty or unknown class folder), and the
+loader's own settings, so the cache is rebuilt when any of them changes. The cache lives
+under ``paths.cache_dir`` (never under ``data.root``, which is not written).
+
+The cache is optional. Writes go to a temporary file of their own, renamed into place, so
+concurrent runs never collide; a cache folder that cannot be written, or a cached file that
+cannot be read, is reported once and bypassed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +29,39 @@ log = logging.getLogger(__name__)
 FORMAT = 1  # bump when the cached layout changes
 
 
-def source_key(root: Path, files: list[Path], settings: dict) -> str:
-    """A hash of the files (relative path, size, mtime) and the decoding settings."""
+def source_key(root: Path, files: list[Path], settings: dict, folders: bool) -> str:
+    """A hash of the files (relative path, size, mtime), the folders below ``root`` (where the
+    dataset is a folder: ``folders``) and the settings.
+
+    Names are hashed as bytes: a file name that is not valid text still has a key.
+    """
     digest = hashlib.sha256(json.dumps({"format": FORMAT, **settings}, sort_keys=True, default=str).encode())
     for path in files:
         stat = path.stat()
         name = path.relative_to(root) if path.is_relative_to(root) else path.resolve()
-        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(os.fsencode(name) + f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    below = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_dir()) if folders else []
+    for folder in below:
+        digest.update(b"dir\0" + os.fsencode(folder) + b"\n")
     return digest.hexdigest()[:24]
 
 
-def save_cached(path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+def save_cached(path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> bool:
+    """Write the cache file; False (with a warning) where the cache folder cannot be written."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")  # this writer's own
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write(tmp, path, arrays, skipped, extra)
+    except OSError as err:
+        log.warning("dataset cache %s not written (%s); going on without it", path, err)
+        return False
+    finally:
+        with contextlib.suppress(OSError):  # gone already, or no folder to be in
+            tmp.unlink()
+    return True
+
+
+def _write(tmp: Path, path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> None:
     meta = {"classes": arrays.classes, "skipped": skipped, "extra": extra}
     fields = {
         "images": arrays.images,
@@ -51,8 +79,19 @@ def save_cached(path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict
 
 
 def load_cached(path: Path) -> tuple[FaceArrays, list[dict], dict] | None:
+    """The cached arrays, or None where there is no cache file or it cannot be read (then it is rebuilt)."""
     if not path.is_file():
         return None
+    try:
+        return _read(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        log.warning(
+            "dataset cache %s is damaged (%s: %s); decoding the source again", path, type(err).__name__, err
+        )
+        return None
+
+
+def _read(path: Path) -> tuple[FaceArrays, list[dict], dict]:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
         arrays = FaceArrays(

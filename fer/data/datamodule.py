@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from fer.config import DataConfig, typed
 from fer.data.arrays import FaceArrays, FaceDataset
@@ -55,6 +55,7 @@ class FERDataModule(L.LightningDataModule):
     schema: type = DataConfig  # the dataclass of this dataset's config section
     expected = "the dataset's files"  # what data.root should hold, for error messages
     own_splits = "train/val/test"  # the source's split names, for the protocol note of reports
+    accepts_file = False  # whether data.root may be a single file (a CSV) rather than a folder
 
     def __init__(
         self,
@@ -112,6 +113,8 @@ class FERDataModule(L.LightningDataModule):
         root = Path(self.root).expanduser()
         if not root.exists():
             raise DataError(f"data.root={root} does not exist (expected {self.expected})")
+        if root.is_file() and not self.accepts_file:
+            raise DataError(f"data.root={root} is a file; expected a folder: {self.expected}")
         return root
 
     def load(self) -> FaceArrays:
@@ -121,7 +124,9 @@ class FERDataModule(L.LightningDataModule):
         if not files:
             raise DataError(f"data.root={root} holds no files of this dataset (expected {self.expected})")
         base = root if root.is_dir() else root.parent
-        key = source_key(base, files, {"loader": type(self).__name__, **self.decode_settings()})
+        key = source_key(
+            base, files, {"loader": type(self).__name__, **self.decode_settings()}, root.is_dir()
+        )
         path = Path(self.cache_dir).expanduser() / f"{self.name}-{key}.npz" if self.cache_dir else None
         if path is not None and (hit := load_cached(path)) is not None:
             arrays, self.skipped, self.extra = hit
@@ -206,14 +211,21 @@ class FERDataModule(L.LightningDataModule):
     def native_size(self) -> int:
         return int(self.data["train"].images.shape[1])
 
-    def dataset(self, split: str, augment: bool | None = None) -> FaceDataset:
-        """The torch Dataset of one split; training augments unless told otherwise."""
+    def dataset(self, split: str, augment: bool | None = None) -> Dataset:
+        """The torch Dataset of one split (``all``: every split, never augmented); training
+        augments unless told otherwise."""
+        if split == "all":
+            return ConcatDataset([self.dataset(s, augment=False) for s in SPLITS])
         augment = split == "train" if augment is None else augment
         if augment:
             transform = train_transform(self.augment, self.input_size, self.native_size)
         else:
             transform = eval_transform(self.input_size, self.native_size)
         return FaceDataset(self.data[split], transform)
+
+    def loader(self, split: str) -> DataLoader:
+        """The evaluation loader of ``test``, ``val`` or ``all`` (every image, in split order)."""
+        return self._loader(split, shuffle=False)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.dataset(split)

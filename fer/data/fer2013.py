@@ -32,11 +32,23 @@ PIXELS = 48 * 48
 
 
 def _open_text(path: Path):
-    return io.TextIOWrapper(gzip.open(path), newline="") if path.suffix == ".gz" else open(path, newline="")
+    """The CSV as text, gzip-compressed or not whatever its name says; bytes that are not UTF-8
+    reach the row checks (which name the line) instead of stopping the whole file."""
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
+    binary = gzip.open(path) if compressed else open(path, "rb")
+    return io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape", newline="")
 
 
 def read_fer2013_csv(path: Path, problems: Problems) -> FaceArrays:
     """One of the Kaggle CSVs: column names are matched after stripping spaces, any order."""
+    try:
+        return _read_csv(path, problems)
+    except (csv.Error, EOFError, OSError) as err:  # not text, a gzip stream cut short, NUL bytes ...
+        raise DataError(f"{path}: not a readable FER2013 CSV ({type(err).__name__}: {err})") from err
+
+
+def _read_csv(path: Path, problems: Problems) -> FaceArrays:
     with _open_text(path) as f:
         reader = csv.reader(f)
         header = [h.strip() for h in next(reader, [])]
@@ -128,6 +140,7 @@ class FER2013DataModule(FERDataModule):
     name = "fer2013"
     expected = "fer2013.csv(.gz), icml_face_data.csv, or the image folders train/<class>/ and test/<class>/"
     own_splits = OWN_SPLITS
+    accepts_file = True
 
     def source_files(self, root: Path) -> list[Path]:
         if (table := find_csv(root)) is not None:

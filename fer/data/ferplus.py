@@ -51,6 +51,7 @@ class FERPlusDataModule(FERDataModule):
     name = "ferplus"
     expected = "fer2013.csv (or a folder holding it), with FER+'s fer2013new.csv beside it or at data.votes"
     own_splits = OWN_SPLITS
+    accepts_file = True
 
     schema = FERPlusDataConfig
 

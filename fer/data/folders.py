@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from fer.data.arrays import FaceArrays
-from fer.data.decode import DataError, Problems, list_images, read_grey
+from fer.data.decode import DataError, Problems, UnreadableImage, list_images, read_grey, shown
 from fer.labels import canonical
 
 Entry = tuple[Path, int, str]  # file, label index, source split ("train"/"val"/"test"/"")
@@ -42,17 +42,19 @@ def decode_entries(
     """Images ``(N, S, S)`` of the readable entries and their positions in ``entries``."""
 
     def one(entry: Entry):
-        grey = read_grey(entry[0])
-        return None if grey is None else framing(grey)
+        try:
+            return framing(read_grey(entry[0]))
+        except UnreadableImage as err:
+            return str(err)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         decoded = list(pool.map(one, entries))
     images, kept = [], []
     record = getattr(framing, "record", None)
     for i, ((path, _, _), result) in enumerate(zip(entries, decoded)):
-        name = str(path.relative_to(root))
-        if result is None:
-            problems.skip(name, "not a readable image")
+        name = shown(path.relative_to(root))
+        if isinstance(result, str):
+            problems.skip(name, result)
             continue
         images.append(result[0])
         kept.append(i)
@@ -102,7 +104,7 @@ def read_entries(
         labels=np.array([entries[i][1] for i in kept], np.int64),
         classes=list(classes),
         splits=np.array([entries[i][2] for i in kept], dtype="<U5"),
-        files=[str(entries[i][0].relative_to(root)) for i in kept],
+        files=[shown(entries[i][0].relative_to(root)) for i in kept],
         subjects=None if subjects is None else np.array([subjects[i] for i in kept]),
     )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
@@ -22,6 +23,7 @@ from torchmetrics.classification import (
 
 from fer.config import BackboneConfig, FinetuneConfig, LossConfig, OptimConfig, typed
 from fer.models.backbones import build_backbone
+from fer.models.heads import linear_head, rows, rows_by_name
 from fer.models.mixing import mix
 from fer.models.optim import build_optimizer, build_scheduler, param_groups
 from fer.models.tta import MODES, predict
@@ -91,13 +93,7 @@ class EmotionClassifier(L.LightningModule):
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         k = len(self.classes)
-        self.train_acc = MulticlassAccuracy(k, average="micro")
-        self.val_acc = MulticlassAccuracy(k, average="micro")
-        self.val_f1 = MulticlassF1Score(k, average="macro")
-        self.test_acc = MulticlassAccuracy(k, average="micro")
-        self.test_f1 = MulticlassF1Score(k, average="macro")
-        self.test_recall = MulticlassRecall(k, average=None)
-        self.test_confusion = MulticlassConfusionMatrix(k)
+        self.make_metrics(k)
         self.test_results: TestResults | None = None
         self.test_samples: dict[str, list] = {"wrong": [], "right": []}
         if tta not in MODES:
@@ -107,6 +103,32 @@ class EmotionClassifier(L.LightningModule):
             class_weights(self.hparams.loss["class_weights"], class_counts, k),
             persistent=False,
         )
+
+    def make_metrics(self, k: int) -> None:
+        self.train_acc = MulticlassAccuracy(k, average="micro")
+        self.val_acc = MulticlassAccuracy(k, average="micro")
+        self.val_f1 = MulticlassF1Score(k, average="macro")
+        self.test_acc = MulticlassAccuracy(k, average="micro")
+        self.test_f1 = MulticlassF1Score(k, average="macro")
+        self.test_recall = MulticlassRecall(k, average=None)
+        self.test_confusion = MulticlassConfusionMatrix(k)
+
+    def keep_classes(self, classes: Sequence[str]) -> None:
+        """Answer among ``classes`` only (some of the model's, any order): the head keeps their rows.
+
+        How a model is scored on another dataset: on the classes both share, never mapping one
+        class onto another."""
+        head = linear_head(self.net.backbone)
+        picks = rows_by_name(self.classes, classes)
+        if None in picks:
+            missing = [c for c, row in zip(classes, picks) if row is None]
+            raise ValueError(f"the model has no class {missing} (its classes: {self.classes})")
+        weight, bias = rows(head.weight, head.bias, picks)
+        head.weight, head.bias = nn.Parameter(weight), nn.Parameter(bias)
+        head.out_features = len(picks)
+        self.classes = list(classes)
+        self.hparams.classes = list(classes)
+        self.make_metrics(len(classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits from images ``(B, 1, H, W)``, or from cached pooled features ``(B, D)`` (linear probe)."""

