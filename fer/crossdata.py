@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from fer.checkpoint import read  # noqa: E402
 from fer.config import CONF_PATH  # noqa: E402
 from fer.evaluation import evaluate_checkpoint  # noqa: E402
+from fer.plots import annotate_cells  # noqa: E402
 
 log = logging.getLogger(__name__)
 COLUMNS = [
@@ -117,16 +118,7 @@ def heatmaps(rows: list[dict], path: Path) -> None:
     for ax, (key, title) in zip(axes[0], (("accuracy", "accuracy (%)"), ("macro_f1", "macro-F1 (%)"))):
         sources, targets, grid = pivot(rows, key)
         ax.imshow(grid, cmap="Blues", vmin=0, vmax=100)
-        for i in range(len(sources)):
-            for j in range(len(targets)):
-                ax.text(
-                    j,
-                    i,
-                    f"{grid[i, j]:.1f}",
-                    ha="center",
-                    va="center",
-                    color="white" if grid[i, j] > 60 else "black",
-                )
+        annotate_cells(ax, grid, ".1f", 60)
         ax.set_xticks(range(len(targets)), targets)
         ax.set_yticks(range(len(sources)), sources, fontsize=8)
         ax.set_xlabel("target dataset")

@@ -12,6 +12,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def annotate_cells(ax, values: np.ndarray, fmt: str, threshold: float, fontsize: float = 10) -> None:
+    """Each cell's value written on a heat-map, white on the dark cells (above ``threshold``)."""
+    for (i, j), value in np.ndenumerate(values):
+        color = "white" if value > threshold else "black"
+        ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=fontsize, color=color)
+
+
 def _matrix_panel(ax, values: np.ndarray, classes: Sequence[str], title: str, fmt: str) -> None:
     ax.imshow(values, cmap="Blues", vmin=0, vmax=values.max() if values.max() > 0 else 1)
     ticks = np.arange(len(classes))
@@ -20,18 +27,7 @@ def _matrix_panel(ax, values: np.ndarray, classes: Sequence[str], title: str, fm
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    threshold = values.max() / 2 if values.max() > 0 else 1
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            ax.text(
-                j,
-                i,
-                format(values[i, j], fmt),
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if values[i, j] > threshold else "black",
-            )
+    annotate_cells(ax, values, fmt, values.max() / 2 if values.max() > 0 else 1, fontsize=8)
 
 
 def plot_confusion_matrix(

@@ -29,6 +29,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
+from fer.plots import annotate_cells  # noqa: E402
+
 COLUMNS = [
     "run",
     "model",
@@ -152,17 +154,7 @@ def plot_confusions(runs: list[Path], rows: list[dict], path: Path) -> None:
         norm = counts / np.maximum(counts.sum(1, keepdims=True), 1)
         classes = m["classes"]
         ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-        for i in range(len(classes)):
-            for j in range(len(classes)):
-                ax.text(
-                    j,
-                    i,
-                    f"{norm[i, j]:.2f}",
-                    ha="center",
-                    va="center",
-                    fontsize=6,
-                    color="white" if norm[i, j] > 0.5 else "black",
-                )
+        annotate_cells(ax, norm, ".2f", 0.5, fontsize=6)
         ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
         ax.set_yticks(range(len(classes)), classes, fontsize=7)
         ax.set_title(f"{r['run']}\n{r['accuracy']:.1f}%", fontsize=8)
