@@ -235,6 +235,19 @@ class CrossdataConfig:
 
 
 @dataclass
+class EnsembleConfig:
+    """``python -m fer.ensemble`` (conf/ensemble.yaml)."""
+
+    ckpt: list[str] = MISSING  # the members: checkpoints written by fer.train (same classes, same dataset)
+    split: str = "test"  # test | val (choose members and tta on val, report on test) | all
+    tta: Optional[str] = None  # null = each member's own; or none | flip | shift | ten_crop
+    seed: int = 42  # seeds the dataset's split protocol (as in training)
+    data: Any = None  # null = the dataset stored in the checkpoints
+    output: str = MISSING  # metrics.json and confusion_matrix.png
+    paths: PathsConfig = MISSING  # log and cache folders
+
+
+@dataclass
 class PredictConfig:
     """``python -m fer.predict`` (conf/predict.yaml)."""
 
@@ -297,6 +310,7 @@ SCHEMAS = {  # ConfigStore name -> schema; a YAML option names its schema in its
     "eval_schema": EvalConfig,
     "predict_schema": PredictConfig,
     "crossdata_schema": CrossdataConfig,
+    "ensemble_schema": EnsembleConfig,
     "export_schema": ExportConfig,
     "explain_schema": ExplainConfig,
     "inspect_data_schema": InspectDataConfig,

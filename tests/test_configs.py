@@ -60,7 +60,9 @@ def test_option_composes_onto_its_schema_and_instantiates(group, option, tmp_pat
     )  # complete, as its schema says
 
 
-@pytest.mark.parametrize("name", ["eval", "predict", "export", "explain", "inspect_data", "crossdata"])
+@pytest.mark.parametrize(
+    "name", ["eval", "predict", "export", "explain", "inspect_data", "crossdata", "ensemble"]
+)
 def test_the_other_commands_compose_onto_their_schemas(name, tmp_path):
     overrides = {
         "eval": ["ckpt=a.ckpt"],
@@ -69,6 +71,7 @@ def test_the_other_commands_compose_onto_their_schemas(name, tmp_path):
         "explain": ["ckpt=a.ckpt", "output=out"],
         "inspect_data": [],
         "crossdata": ["ckpt=[a.ckpt]", "targets=[ckplus]", "output=out"],
+        "ensemble": ["ckpt=[a.ckpt,b.ckpt]", "output=out"],
     }[name]
     if name == "export":  # no paths section: it writes the model and nothing else
         from hydra import compose, initialize_config_module

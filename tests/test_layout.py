@@ -12,6 +12,7 @@ ENTRY_POINTS = {
     "fer.explain",
     "fer.report",
     "fer.crossdata",
+    "fer.ensemble",
     "fer.data.__main__",
 }
 

@@ -1,0 +1,110 @@
+"""``python -m fer.ensemble 'ckpt=[A.ckpt,B.ckpt,C.ckpt]' [split=test] [tta=flip]``: several trained
+models as one, by the mean of their class probabilities.
+
+Members may differ in backbone and input size: each sees the split through its own
+preprocessing (:mod:`fer.checkpoint`), and all must have the same classes and the same dataset
+(split by the same protocol and seed), so that they answer for the same images. The output
+folder gets the usual ``metrics.json`` (with each member's own accuracy beside the ensemble's)
+and ``confusion_matrix.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from fer.checkpoint import checkpoint_datamodule, load_classifier
+from fer.config import CONF_PATH
+from fer.models.tta import predict
+from fer.plots import plot_confusion_matrix
+
+log = logging.getLogger(__name__)
+
+
+@torch.inference_mode()
+def member_probabilities(ckpt: str, split: str, data: dict | None, tta: str | None, seed: int, cache_dir):
+    """A member's class probabilities ``(N, K)`` on ``split``, the labels ``(N,)`` and its classes."""
+    model, checkpoint = load_classifier(ckpt)
+    model.eval()
+    hparams = checkpoint["hyper_parameters"]
+    datamodule = checkpoint_datamodule(hparams, data, seed, cache_dir)
+    datamodule.setup()
+    probabilities, labels = [], []
+    for x, target in datamodule.loader(split):
+        probabilities.append(predict(model, x, tta or hparams["tta"]).softmax(-1))
+        labels.append(target.argmax(1) if target.is_floating_point() else target)
+    return torch.cat(probabilities).numpy(), torch.cat(labels).numpy(), list(model.classes)
+
+
+def scores(probabilities: np.ndarray, labels: np.ndarray, k: int) -> dict:
+    """Accuracy, macro-F1, per-class recall and the confusion matrix (rows: true class)."""
+    matrix = np.zeros((k, k), np.int64)
+    np.add.at(matrix, (labels, probabilities.argmax(1)), 1)
+    true, predicted, hits = matrix.sum(1), matrix.sum(0), np.diag(matrix)
+    recall = np.divide(hits, true, out=np.zeros(k), where=true > 0)
+    precision = np.divide(hits, predicted, out=np.zeros(k), where=predicted > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=precision + recall > 0)
+    present = (true + predicted) > 0
+    return {
+        "acc": float(hits.sum() / matrix.sum()),
+        "macro_f1": float(f1[present].mean()),
+        "recall": recall,
+        "matrix": matrix,
+    }
+
+
+def ensemble(cfg: DictConfig) -> dict:
+    if len(cfg.ckpt) < 2:
+        raise ValueError(f"ckpt={list(cfg.ckpt)}: an ensemble needs at least two checkpoints")
+    data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
+    members = [
+        member_probabilities(c, cfg.split, data, cfg.tta, cfg.seed, cfg.paths.cache_dir) for c in cfg.ckpt
+    ]
+    _, labels, classes = members[0]
+    for ckpt, (_, other_labels, other_classes) in zip(cfg.ckpt[1:], members[1:]):
+        if other_classes != classes or not np.array_equal(other_labels, labels):
+            raise ValueError(f"{ckpt} does not answer for the same classes and images as {cfg.ckpt[0]}")
+    mean = np.mean([p for p, _, _ in members], axis=0)
+    result = scores(mean, labels, len(classes))
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = {
+        "test/acc": result["acc"],
+        "test/macro_f1": result["macro_f1"],
+        "test/per_class_recall": dict(zip(classes, result["recall"].tolist())),
+        "test/confusion_matrix": result["matrix"].tolist(),
+        "classes": classes,
+        "split": cfg.split,
+        "images": int(len(labels)),
+        "members": [
+            {"checkpoint": str(Path(c).resolve()), "test/acc": scores(p, labels, len(classes))["acc"]}
+            for c, (p, _, _) in zip(cfg.ckpt, members)
+        ],
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    plot_confusion_matrix(
+        metrics["test/confusion_matrix"],
+        classes,
+        out / "confusion_matrix.png",
+        f"ensemble of {len(members)}: {cfg.split}",
+    )
+    return {**metrics, "run_dir": str(out)}
+
+
+@hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="ensemble")
+def main(cfg: DictConfig) -> None:
+    metrics = ensemble(cfg)
+    members = ", ".join(f"{m['test/acc']:.4f}" for m in metrics["members"])
+    log.info(
+        "ensemble test/acc %.4f (members %s); wrote %s", metrics["test/acc"], members, metrics["run_dir"]
+    )
+
+
+if __name__ == "__main__":
+    main()
