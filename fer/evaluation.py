@@ -45,21 +45,20 @@ def evaluate_checkpoint(
     hparams = checkpoint["hyper_parameters"]
     section = data_section(hparams, data)
     input_size = hparams["backbone"]["input_size"]
-    available = build_datamodule({**section, "classes": None}, input_size, [], seed, cache_dir)
-    available.setup()
-    names = {canonical(c) for c in available.classes}
+    datamodule = build_datamodule({**section, "classes": None}, input_size, [], seed, cache_dir)
+    datamodule.setup()
+    available = list(datamodule.classes)
+    names = {canonical(c) for c in available}
     shared = [c for c in model.classes if canonical(c) in names]
     left_out = {
-        "not_learned": [c for c in available.classes if c not in {canonical(m) for m in model.classes}],
+        "not_learned": [c for c in available if c not in {canonical(m) for m in model.classes}],
         "not_in_data": [c for c in model.classes if canonical(c) not in names],
     }
     if not shared:
-        raise ValueError(
-            f"{ckpt}: its classes {model.classes} and the dataset's {available.classes} share none"
-        )
+        raise ValueError(f"{ckpt}: its classes {model.classes} and the dataset's {available} share none")
     if shared != model.classes:
         model.keep_classes(shared)
-    datamodule = build_datamodule({**section, "classes": shared}, input_size, [], seed, cache_dir)
+    datamodule.select(shared)
     datamodule.setup()
     meta = {"dataset": datamodule.name, "checkpoint": str(Path(ckpt).resolve()), "split": split}
     meta |= {"tta": model.hparams.tta, "classes_left_out": left_out}

@@ -41,10 +41,7 @@ class RunReport(L.Callback):
         """The report of an evaluation: a checkpoint's record (history, time, best score), ``meta`` over
         its own."""
         report = cls(run_dir, {**record["meta"], **meta})
-        report.history = list(record["history"])
-        report.train_seconds = record["train_seconds"]
-        report.images_seen = record.get("images_seen", 0)  # absent from older checkpoints
-        report.best = dict(record["best"])
+        report.load_state_dict(record)
         return report
 
     @property

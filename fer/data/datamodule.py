@@ -88,6 +88,7 @@ class FERDataModule(L.LightningDataModule):
         self.skipped: list[dict] = []
         self.extra: dict = {}  # loader-specific facts for the report (e.g. face detection counts)
         self._report: dict = {}
+        self._decoded: FaceArrays | None = None  # load()'s arrays, kept for setup() after select()
 
     # -- what a file-based dataset implements -------------------------------------------
     def source_files(self, root: Path) -> list[Path]:
@@ -146,7 +147,9 @@ class FERDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.data:
             return
-        arrays = self.load()
+        if self._decoded is None:
+            self._decoded = self.load()
+        arrays = self._decoded
         cleaning = None
         if self.cleans():
             arrays, cleaning = clean(arrays)
@@ -191,6 +194,11 @@ class FERDataModule(L.LightningDataModule):
             "num_skipped": len(self.skipped),
             "skipped": self.skipped,
         }
+
+    def select(self, classes: Sequence[str]) -> None:
+        """Use ``classes`` from now on; the next setup() splits again without decoding again."""
+        self.requested_classes = list(classes)
+        self.data = {}
 
     def report(self) -> dict:
         """What was loaded, how it was split, duplicates, and every skipped item."""
