@@ -20,7 +20,17 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 CONF_PATH = "pkg://fer.conf"  # the YAML tree, installed as the package fer.conf (pyproject.toml)
 CONF_MODULE = "fer.conf"
 # the options of conf/data (tests/test_configs.py checks the list)
-DATA_OPTIONS = ("synthetic", "fer2013", "fer2013_clean", "ferplus", "ckplus", "kdef", "jaffe")
+DATA_OPTIONS = (
+    "synthetic",
+    "fer2013",
+    "fer2013_clean",
+    "ferplus",
+    "ckplus",
+    "kdef",
+    "jaffe",
+    "savee",
+    "enterface",
+)
 
 
 @dataclass
@@ -79,6 +89,13 @@ class KDEFDataConfig(FullFrameDataConfig):
 
 
 @dataclass
+class VideoDataConfig(FullFrameDataConfig):
+    """Datasets of video clips: frames sampled per clip, faces detected and cropped."""
+
+    frames_per_clip: int = 5  # frames taken per clip, evenly spaced over its length
+
+
+@dataclass
 class BackboneConfig:
     """``backbone``: the network, its input and its weights (conf/backbone/)."""
 
@@ -99,10 +116,15 @@ class BackboneConfig:
 class FinetuneConfig:
     """``finetune``: which parameters train when (conf/finetune/, fer/finetune.py)."""
 
-    strategy: str = "full"  # full | frozen (linear probe on cached features) | staged (Akhand et al. 2021)
+    # full | frozen (linear probe on cached features) | staged (Akhand et al. 2021) | evolve (PathNet)
+    strategy: str = "full"
     lr_decay: float = 1.0  # lr factor per stage below the head (1 = one lr for all)
     head_epochs: int = 2  # staged: epochs that train the new head alone
     unfreeze_every: int = 1  # staged: epochs between unfreezing one stage and the next one down
+    population: int = 64  # evolve: paths in the population (Fernando et al. 2017)
+    tournament_steps: int = 50  # evolve: T, batches each path of a tournament trains before it is scored
+    generations: Optional[int] = None  # evolve: tournaments before the run stops (null = trainer.max_epochs)
+    fitness_fraction: float = 0.1  # evolve: share of each training class held out to score paths
 
 
 @dataclass
@@ -320,6 +342,7 @@ SCHEMAS = {  # ConfigStore name -> schema; a YAML option names its schema in its
     "schema/data/full_frame": FullFrameDataConfig,
     "schema/data/ckplus": CKPlusDataConfig,
     "schema/data/kdef": KDEFDataConfig,
+    "schema/data/video": VideoDataConfig,
     "schema/backbone": BackboneConfig,
     "schema/finetune": FinetuneConfig,
     "schema/optim": OptimConfig,

@@ -60,6 +60,7 @@ def evaluate_checkpoint(
         model.keep_classes(shared)
     datamodule.select(shared)
     datamodule.setup()
+    model.test_groups = datamodule.groups(split)
     meta = {"dataset": datamodule.name, "checkpoint": str(Path(ckpt).resolve()), "split": split}
     meta |= {"tta": model.hparams.tta, "classes_left_out": left_out}
     report = RunReport.from_record(run_dir, checkpoint["callbacks"]["RunReport"], meta)

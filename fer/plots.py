@@ -94,3 +94,34 @@ def plot_samples(samples: dict[str, Sequence[dict]], path: str | Path, title: st
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_path(paths: Sequence[Sequence[Sequence[int]]], modules: int, path: str | Path) -> None:
+    """PathNet's L x M grid once per task (``paths``: each task's modules per layer, this run's last):
+    the task's path filled, modules frozen by an earlier task hatched."""
+    layers = len(paths[0])
+    fig, axes = plt.subplots(1, len(paths), figsize=(0.45 * modules * len(paths) + 1, 0.5 * layers + 1.2))
+    for task, (ax, used) in enumerate(zip(np.atleast_1d(axes), paths)):
+        for i in range(layers):
+            for m in range(modules):
+                earlier = any(m in p[i] for p in paths[:task])
+                ax.add_patch(
+                    plt.Rectangle(
+                        (m, i),
+                        0.9,
+                        0.9,
+                        facecolor="tab:blue" if m in used[i] else "white",
+                        edgecolor="black",
+                        hatch="//" if earlier else None,
+                    )
+                )
+        ax.set_xlim(-0.1, modules)
+        ax.set_ylim(layers, -0.1)
+        ax.set_xticks(np.arange(modules) + 0.45, range(modules), fontsize=7)
+        ax.set_yticks(np.arange(layers) + 0.45, [f"layer {i}" for i in range(layers)], fontsize=7)
+        ax.set_aspect("equal")
+        ax.set_title(f"task {task}" + (" (this run)" if task == len(paths) - 1 else ""), fontsize=9)
+    fig.suptitle("filled: the task's path; hatched: frozen by an earlier task", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -47,6 +47,7 @@ def train(cfg: DictConfig) -> dict:
         cfg.data, cfg.backbone.input_size, cfg.augment.transforms, cfg.seed, cfg.paths.cache_dir
     )
     datamodule.setup()
+    finetune.prepare(cfg.finetune, datamodule, cfg.seed)
     data_report = datamodule.report()
     record = provenance(data_report)
     if rank_zero_only.rank == 0:  # DDP: every process runs this function; one writes the files
@@ -69,6 +70,7 @@ def train(cfg: DictConfig) -> dict:
         class_counts=np.bincount(datamodule.data["train"].labels, minlength=len(datamodule.classes)).tolist(),
         load_weights=cfg.init_from is None,  # another run's weights replace ImageNet's
     )
+    model.test_groups = datamodule.groups("test")  # video: clip accuracy beside frame accuracy
     if cfg.init_from is not None:
         model.weights_report = init_from(model, cfg.init_from)
     weights_source = model.weights_report["source"] if model.weights_report else "random initialisation"
@@ -92,7 +94,7 @@ def train(cfg: DictConfig) -> dict:
         logger.log_hyperparams(plain(cfg))
     callbacks = build_callbacks(cfg.callbacks, run_dir, meta, with_loggers=bool(loggers))
     report = next(c for c in callbacks if isinstance(c, RunReport))
-    strategy = finetune.plan(model.hparams.finetune, datamodule, model.net)
+    strategy = finetune.plan(model.hparams.finetune, datamodule, model.net, run_dir, cfg.seed)
     trainer = L.Trainer(
         **plain(cfg.trainer),
         logger=loggers or False,

@@ -4,8 +4,10 @@ The network's weights carry over (the checkpoint's saved weights: the moving ave
 run kept one); so do the classifier rows of the classes both datasets share, matched by name
 (fer/models/heads.py); the rows of new classes start at zero (uniform predictions among them),
 and the source's other classes are dropped. A checkpoint of another architecture, input size
-or input channels is refused, naming both. Chains (FER2013 -> FER+ -> CK+) are repeated runs
-with ``init_from``; the strategy (``finetune=``) and the rest of the recipe are this run's own.
+or input channels is refused, naming both. A PathNet checkpoint starts a new task: its best
+path's modules are frozen and the others re-initialised (fer/models/pathnet.py). Chains
+(FER2013 -> FER+ -> CK+) are repeated runs with ``init_from``; the strategy (``finetune=``) and
+the rest of the recipe are this run's own.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from fer.checkpoint import read
 from fer.models.classifier import EmotionClassifier
 from fer.models.heads import linear_head, rows, rows_by_name
+from fer.models.pathnet import PathNet
 from fer.models.stages import head_names
 
 log = logging.getLogger(__name__)
@@ -61,4 +64,12 @@ def init_from(model: EmotionClassifier, path: str | Path) -> dict:
         },
     }
     log.info("init_from %s: classes carried %s, new %s, dropped %s", path, *report["classes"].values())
+    if isinstance(backbone, PathNet):  # a new task: the source task's best path is frozen
+        backbone.next_task()
+        report["pathnet"] = {
+            "tasks_before": len(backbone.task_paths),
+            "frozen_modules": [[m for m, f in enumerate(row) if f] for row in backbone.frozen.tolist()],
+        }
+        frozen = report["pathnet"]["frozen_modules"]
+        log.info("init_from %s: frozen PathNet modules per layer %s", path, frozen)
     return report

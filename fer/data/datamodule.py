@@ -200,6 +200,29 @@ class FERDataModule(L.LightningDataModule):
         self.requested_classes = list(classes)
         self.data = {}
 
+    def hold_out(self, split: str, fraction: float, seed: int) -> None:
+        """Move ``fraction`` of each training class (at least one image) into a split of its own,
+        ``split``: data that training never sees but that is not the validation or test split."""
+        self.setup()
+        train = self.data["train"]
+        rng = np.random.default_rng(seed)
+        held = []
+        for label in np.unique(train.labels):
+            members = rng.permutation(np.flatnonzero(train.labels == label))
+            held.append(members[: max(1, round(fraction * len(members)))])
+        held = np.sort(np.concatenate(held))
+        self.data[split] = train.subset(held)
+        self.data["train"] = train.subset(np.setdiff1d(np.arange(len(train.labels)), held))
+        for name in ("train", split):
+            labels = self.data[name].labels
+            self._report["splits"][name] = {c: int((labels == i).sum()) for i, c in enumerate(self.classes)}
+        self._report["protocol"]["held_out"] = f"{split}: {fraction} of each training class (seed {seed})"
+
+    def groups(self, split: str) -> list[str] | None:
+        """The group of each image of ``split`` whose predictions a test also pools (a video's clip),
+        in the order of its loader; None where images stand alone."""
+        return None
+
     def report(self) -> dict:
         """What was loaded, how it was split, duplicates, and every skipped item."""
         self.setup()

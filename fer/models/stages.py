@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from timm.models import group_parameters
 from torch import nn
 
-STRATEGIES = ("full", "frozen", "staged")
+STRATEGIES = ("full", "frozen", "staged", "evolve")
 
 
 def stage_groups(model: nn.Module) -> list[list[str]]:
