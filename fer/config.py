@@ -137,6 +137,7 @@ class OptimConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # adamw: moment decay rates
     momentum: float = 0.9  # sgd: heavy-ball momentum
     nesterov: bool = True  # sgd: Nesterov's look-ahead variant
+    fused: bool = False  # adamw: torch's fused kernel (one launch per step on a GPU)
     scheduler: str = "cosine"  # cosine | plateau | constant
     warmup_epochs: float = 1.0  # cosine: linear warm-up length
     min_lr_ratio: float = 0.01  # cosine: final lr as a fraction of the peak
@@ -158,8 +159,11 @@ class LossConfig:
 class AugmentConfig:
     """``augment``: training augmentations (conf/augment/)."""
 
-    # albumentations transforms (_target_ + args), in order
+    # albumentations transforms (_target_ + args), in order; kornia.augmentation ones when device is true
     transforms: list[Any] = field(default_factory=list)
+    device: bool = (
+        False  # true: each batch is built and augmented on the training device (fer/data/device.py)
+    )
 
 
 @dataclass
@@ -211,6 +215,7 @@ class TrainConfig:
     init_from: Optional[str] = None
     test: bool = True  # evaluate the best checkpoint on the test split after training
     channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and tensor cores
+    compile: bool = False  # torch.compile the network (first_step_seconds in metrics.json includes compiling)
     tta: str = "none"  # test-time augmentation: none | flip | shift | ten_crop (fer/models/tta.py)
     tags: list[str] = field(default_factory=list)  # free-form labels, passed to W&B
     optimized_metric: str = "best/val/acc"  # what a sweeper (Optuna) gets back from each job: a metrics key

@@ -44,7 +44,12 @@ def train(cfg: DictConfig) -> dict:
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(
-        cfg.data, cfg.backbone.input_size, cfg.augment.transforms, cfg.seed, cfg.paths.cache_dir
+        cfg.data,
+        cfg.backbone.input_size,
+        cfg.augment.transforms,
+        cfg.seed,
+        cfg.paths.cache_dir,
+        on_device=cfg.augment.device,
     )
     datamodule.setup()
     finetune.prepare(cfg.finetune, datamodule, cfg.seed)
@@ -73,6 +78,8 @@ def train(cfg: DictConfig) -> dict:
     model.test_groups = datamodule.groups("test")  # video: clip accuracy beside frame accuracy
     if cfg.init_from is not None:
         model.weights_report = init_from(model, cfg.init_from)
+    if cfg.compile:
+        model.net.compile()  # in place: the checkpoint's parameter names stay the same
     weights_source = model.weights_report["source"] if model.weights_report else "random initialisation"
     log.info("weights of %s: %s", cfg.backbone.name, weights_source)
     meta = {

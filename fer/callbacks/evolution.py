@@ -6,10 +6,12 @@ then is scored on the fitness split: images held out of the TRAINING split (neve
 test). The loser's genotype is overwritten by the winner's, each gene then mutated with probability
 1/(L*N) by an integer in [-2, 2], modulo M. After ``generations`` tournaments the run stops.
 
-Validation, and so ``best.ckpt`` and the test, use the population's fittest path. The population,
-the scores and the tournament's position travel in checkpoints: a killed run resumes where its
-last epoch ended. When fitting ends, the best checkpoint's path is drawn (``pathnet/path.png``) and
-the tournaments are listed (``pathnet/evolution.csv``) in the run folder.
+Validation, and so ``best.ckpt`` and the test, use the population's fittest path. The readout's
+batch-norm statistics are computed on the fitness split for the path being scored or validated
+(:meth:`fer.models.pathnet.PathNet.calibrate`). The population, the scores and the tournament's
+position travel in checkpoints: a killed run resumes where its last epoch ended. When fitting ends,
+the best checkpoint's path is drawn (``pathnet/path.png``) and the tournaments are listed
+(``pathnet/evolution.csv``) in the run folder.
 """
 
 from __future__ import annotations
@@ -70,17 +72,26 @@ class Evolution(L.Callback):
             return self.pair[0]
         return int(torch.nan_to_num(self.fitness, nan=-1.0).argmax())
 
+    def batches(self, batch_size: int = 256) -> list[torch.Tensor]:
+        return [self.images[i : i + batch_size] for i in range(0, len(self.images), batch_size)]
+
     @torch.no_grad()
-    def score(self, pl_module: L.LightningModule, member: int, batch_size: int = 256) -> float:
-        """Accuracy of ``member``'s path on the fitness split (batch norm in eval mode)."""
+    def use(self, pl_module: L.LightningModule, member: int) -> None:
+        """Set ``member``'s path, with the readout's statistics computed on the fitness split through it."""
         net = self.pathnet(pl_module)
         net.path.copy_(self.population[member])
+        net.calibrate([pl_module.net.normalize(x.to(pl_module.device)) for x in self.batches()])
+
+    @torch.no_grad()
+    def score(self, pl_module: L.LightningModule, member: int) -> float:
+        """Accuracy of ``member``'s path on the fitness split."""
+        self.use(pl_module, member)
         was_training = pl_module.training
         pl_module.eval()
-        right = 0
-        for start in range(0, len(self.labels), batch_size):
-            x = self.images[start : start + batch_size].to(pl_module.device)
-            right += int((pl_module(x).argmax(1).cpu() == self.labels[start : start + batch_size]).sum())
+        right = sum(
+            int((pl_module(x.to(pl_module.device)).argmax(1).cpu() == y).sum())
+            for x, y in zip(self.batches(), self.labels.split(256))
+        )
         pl_module.train(was_training)
         return right / len(self.labels)
 
@@ -130,7 +141,7 @@ class Evolution(L.Callback):
 
     def on_validation_start(self, trainer, pl_module) -> None:
         if self.population is not None:
-            self.pathnet(pl_module).path.copy_(self.population[self.best()])
+            self.use(pl_module, self.best())
 
     def on_fit_end(self, trainer, pl_module) -> None:
         if trainer.global_rank != 0:

@@ -35,6 +35,10 @@ class RunReport(L.Callback):
         self.best: dict = {}  # the checkpoint monitor's best value, e.g. {"best/val/acc": 0.91}
         self.metrics: dict = {}  # what the last test wrote to metrics.json
         self._fit_start = 0.0
+        self.first_step_seconds: float | None = (
+            None  # the first training step (torch.compile's time included)
+        )
+        self._step_start = 0.0
 
     @classmethod
     def from_record(cls, run_dir: str | Path, record: dict, meta: dict) -> RunReport:
@@ -53,7 +57,13 @@ class RunReport(L.Callback):
             self.train_seconds or 0.0
         )  # resumed: count the time already trained
 
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.first_step_seconds is None:
+            self._step_start = time.perf_counter()
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.first_step_seconds is None:
+            self.first_step_seconds = time.perf_counter() - self._step_start
         self.images_seen += int(batch[0].shape[0]) * trainer.world_size
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
@@ -94,6 +104,7 @@ class RunReport(L.Callback):
             "epochs": len(self.history),
             "train_seconds": self.train_seconds,
             "train_images_seen": self.images_seen,
+            "first_step_seconds": self.first_step_seconds,
             "weights": pl_module.weights_report,
         }
         if not trainer.is_global_zero:

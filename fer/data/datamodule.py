@@ -25,6 +25,7 @@ from fer.data.arrays import FaceArrays, FaceDataset
 from fer.data.cache import load_cached, save_cached, source_key
 from fer.data.cleaning import clean
 from fer.data.decode import DataError, Problems
+from fer.data.device import DeviceLoader, device_augmentation
 from fer.data.splits import assign
 from fer.data.summary import duplicates_summary, split_counts, subject_overlap
 from fer.data.transforms import eval_transform, train_transform
@@ -34,7 +35,12 @@ SPLITS = ("train", "val", "test")
 
 
 def build_datamodule(
-    data: Mapping, input_size: int | None, augment: Sequence, seed: int, cache_dir: str | None
+    data: Mapping,
+    input_size: int | None,
+    augment: Sequence,
+    seed: int,
+    cache_dir: str | None,
+    on_device: bool = False,
 ) -> FERDataModule:
     """A DataModule from a ``data`` config section (its ``_target_`` names the class)."""
     return instantiate(
@@ -43,6 +49,7 @@ def build_datamodule(
         augment=list(augment),
         seed=seed,
         cache_dir=cache_dir,
+        on_device=on_device,
         _recursive_=False,
     )
 
@@ -64,6 +71,7 @@ class FERDataModule(L.LightningDataModule):
         augment: Sequence = (),
         seed: int = 0,
         cache_dir: str | None = None,
+        on_device: bool = False,
         **section,
     ):
         super().__init__()
@@ -82,6 +90,8 @@ class FERDataModule(L.LightningDataModule):
         self.num_workers = cfg["num_workers"]
         self.input_size = self.image_size if input_size is None else input_size
         self.augment = list(augment)
+        self.on_device = on_device  # batches built and augmented on the training device (fer/data/device.py)
+        self._device_loaders: dict[str, DeviceLoader] = {}
         self.seed = seed
         self.classes: list[str] = []
         self.data: dict[str, FaceArrays] = {}
@@ -258,7 +268,9 @@ class FERDataModule(L.LightningDataModule):
         """The evaluation loader of ``test``, ``val`` or ``all`` (every image, in split order)."""
         return self._loader(split, shuffle=False)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool) -> DataLoader | DeviceLoader:
+        if self.on_device:
+            return self._device_loader(split, shuffle)
         dataset = self.dataset(split)
         sampler = None if shuffle else self._unrepeated_sampler(dataset)
         return DataLoader(
@@ -271,6 +283,20 @@ class FERDataModule(L.LightningDataModule):
             pin_memory=torch.cuda.is_available(),
             drop_last=shuffle and len(self.data[split].images) > self.batch_size,
         )
+
+    def _device_loader(self, split: str, shuffle: bool) -> DeviceLoader:
+        if split not in self._device_loaders:
+            self._device_loaders[split] = DeviceLoader(
+                self.data[split],
+                self.batch_size,
+                self.input_size,
+                device=lambda: self.trainer.strategy.root_device if self.trainer else torch.device("cpu"),
+                shuffle=shuffle,
+                augment=device_augmentation(self.augment) if shuffle else None,
+                seed=self.seed,
+                shard=lambda: (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1),
+            )
+        return self._device_loaders[split]
 
     def _unrepeated_sampler(self, dataset: Dataset) -> UnrepeatedDistributedSampler | None:
         """Under DDP, each validation and test image goes to exactly one process.

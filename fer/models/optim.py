@@ -44,7 +44,7 @@ def param_groups(backbone: nn.Module, lr: float, weight_decay: float, lr_decay: 
 def build_optimizer(groups: list[dict], cfg: Mapping) -> torch.optim.Optimizer:
     name = cfg["name"]
     if name == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg["lr"], betas=tuple(cfg["betas"]))
+        return torch.optim.AdamW(groups, lr=cfg["lr"], betas=tuple(cfg["betas"]), fused=cfg["fused"] or None)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=cfg["lr"], momentum=cfg["momentum"], nesterov=cfg["nesterov"])
     raise ValueError(f"optim.name={name!r}: expected adamw or sgd")

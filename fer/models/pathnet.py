@@ -2,13 +2,13 @@
 
 ``layers`` layers of ``modules`` modules each; a path (its genotype, ``path``: ``layers x per_layer``
 module indices) uses at most ``per_layer`` modules of each layer, whose outputs are summed; a
-linear readout over the pooled last layer is the task's head. The modules are conv blocks on the
+readout over the pooled last layer (a dense layer, then the classifier) is the task's head. The modules are conv blocks on the
 face, or, with ``base`` (a fer checkpoint), small conv blocks over the frozen feature map of that
 run's network: the meta-transfer setting of Nguyen et al. (2018, arXiv 1805.09946).
 
 Which path trains when is decided by evolution (:mod:`fer.callbacks.evolution`). When a task
-ends, :meth:`PathNet.next_task` freezes the modules of its best path (their weights and batch-norm
-statistics never change again), re-initialises every other module and records the path in
+ends, :meth:`PathNet.next_task` freezes the modules of its best path (their weights never change
+again), re-initialises every other module and records the path in
 ``task_paths``: a checkpoint holds the frozen set and each finished task's path.
 """
 
@@ -23,15 +23,16 @@ from torch import nn
 
 import fer.models.shallow_cnn  # noqa: F401  (a base may be the shallow CNN: registers it with timm)
 
+GROUPS = 8  # group-norm groups per module layer (fewer where a module has fewer channels)
+
 
 def _module(cin: int, cout: int, convs: int, pool: bool) -> nn.Sequential:
+    """Conv-GroupNorm-ReLU layers (and 2x2 max-pooling). Group norm, not batch norm: a module is shared by
+    paths that feed it different inputs, and running statistics would fit only the path trained last."""
     layers: list[nn.Module] = []
     for i in range(convs):
-        layers += [
-            nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False),
-            nn.BatchNorm2d(cout),
-            nn.ReLU(),
-        ]
+        conv = nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False)
+        layers += [conv, nn.GroupNorm(min(GROUPS, cout), cout), nn.ReLU()]
     return nn.Sequential(*layers, nn.MaxPool2d(2)) if pool else nn.Sequential(*layers)
 
 
@@ -155,6 +156,20 @@ class PathNet(nn.Module):
                 if not frozen:
                     _reset(module)
         self.apply_frozen()
+
+    @torch.no_grad()
+    def calibrate(self, batches) -> None:
+        """Set the readout's batch-norm statistics from ``batches`` (normalised inputs) seen through
+        ``path``: every path trains the readout, so its running statistics fit none in particular."""
+        if not isinstance(self.pre_logits, nn.Sequential):
+            return
+        linear, norm = self.pre_logits[0], self.pre_logits[1]
+        was_training = self.training
+        self.eval()
+        hidden = torch.cat([linear(self.global_pool(self.forward_features(x)).flatten(1)) for x in batches])
+        norm.running_mean.copy_(hidden.mean(0))
+        norm.running_var.copy_(hidden.var(0))
+        self.train(was_training)
 
     # -- timm's model contract ------------------------------------------------------------
     @torch.jit.ignore

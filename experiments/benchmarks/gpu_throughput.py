@@ -1,0 +1,141 @@
+"""Training images/s of the worker path (albumentations in loader workers) against the device path
+(augment=device: batches indexed and augmented on the training device), side by side, per model.
+
+Each measurement is the Lightning loop of fer.train on synthetic 48 px faces (or FER2013 with --root),
+with the same jitter in both paths (augment=light and augment=device), timed over --steps steps after a
+warm-up. On a GPU it also samples the GPU's busy share (NVML, every 0.1 s) over the timed steps. It runs
+on a CPU as well, with smaller figures.
+
+    python experiments/benchmarks/gpu_throughput.py
+        [--models shallow_cnn:48 resnet18:48 efficientnet_lite0:224] [--steps 100] [--batch-size 256]
+        [--num-workers 8] [--precision bf16-mixed] [--root ../shared/data/fer2013]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import lightning as L  # noqa: E402
+import torch  # noqa: E402
+from hydra import compose, initialize_config_module  # noqa: E402
+from loop_throughput import StepTimer  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from fer.config import CONF_MODULE  # noqa: E402
+from fer.data.datamodule import build_datamodule  # noqa: E402
+from fer.models.classifier import EmotionClassifier  # noqa: E402
+
+PATHS = {"worker": "light", "device": "device"}  # path -> augment option with the same jitter
+
+
+def composed(overrides: list[str]) -> dict:
+    """The backbone and augment sections of a composed train config."""
+    with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    return {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("backbone", "augment")}
+
+
+class BusyShare(threading.Thread):
+    """Mean GPU utilisation (NVML) while running; None on a CPU or without NVML."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples: list[float] = []
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                self.samples.append(float(torch.cuda.utilization()))
+            except Exception:  # no GPU, or no NVML bindings
+                return
+            time.sleep(0.1)
+
+    def stop(self) -> float | None:
+        self.running = False
+        self.join()
+        return sum(self.samples) / len(self.samples) if self.samples else None
+
+
+def measure(args, model: str, size: int, path: str) -> tuple[float, float | None]:
+    cfg = composed([f"backbone={model}", f"backbone.input_size={size}", f"augment={PATHS[path]}"])
+    data = (
+        {"_target_": "fer.data.fer2013.FER2013DataModule", "root": args.root}
+        if args.root
+        else {"_target_": "fer.data.synthetic.SyntheticDataModule", "num_train": args.batch_size * 60}
+    )
+    data |= {"batch_size": args.batch_size, "num_workers": args.num_workers}
+    datamodule = build_datamodule(
+        data, size, cfg["augment"]["transforms"], 0, args.cache_dir, on_device=cfg["augment"]["device"]
+    )
+    module = EmotionClassifier(
+        classes=[str(i) for i in range(7)],
+        backbone={**cfg["backbone"], "pretrained": False},
+        optim={"scheduler": "constant"},
+        finetune={},
+        loss={},
+        channels_last=True,
+        tta="none",
+    )
+    timer = StepTimer(args.warmup, args.steps)
+    busy = BusyShare()
+    timer.on_train_start = lambda trainer, pl_module: busy.start()
+    trainer = L.Trainer(
+        max_steps=args.warmup + args.steps,
+        precision=args.precision,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[timer],
+    )
+    trainer.fit(module, datamodule=datamodule)
+    return args.steps * args.batch_size / timer.seconds, busy.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--models", nargs="+", default=["shallow_cnn:48", "resnet18:48", "efficientnet_lite0:224"]
+    )
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=100, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
+    parser.add_argument("--num-workers", type=int, default=8, help="loader workers of the worker path")
+    parser.add_argument(
+        "--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed on a GPU"
+    )
+    parser.add_argument("--root", help="FER2013 instead of synthetic faces")
+    parser.add_argument("--cache-dir", help="decoded-dataset cache (with --root)")
+    args = parser.parse_args()
+    where = (
+        torch.cuda.get_device_name()
+        if torch.cuda.is_available()
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"{where}; batch {args.batch_size}, {args.steps} timed steps, "
+        f"{args.num_workers} workers (worker path)"
+    )
+    print(f"{'model':<24}{'worker img/s':>14}{'device img/s':>14}{'ratio':>8}{'busy (worker/device)':>24}")
+    for spec in args.models:
+        model, size = spec.split(":")
+        (worker, busy_w), (device, busy_d) = (measure(args, model, int(size), p) for p in PATHS)
+        busy = "n/a" if busy_w is None else f"{busy_w:.0f}% / {busy_d:.0f}%"
+        print(
+            f"{model + ' @' + size:<24}{worker:>14.0f}{device:>14.0f}{device / worker:>8.2f}{busy:>24}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The device-side data path (augment=device) against the worker path (albumentations)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from fer.data.datamodule import build_datamodule
+from fer.data.device import DeviceLoader, device_augmentation
+from fer.data.synthetic import SyntheticDataModule
+from fer.train import train
+from tests.conftest import compose_config
+
+CONF = Path(__file__).parents[1] / "conf" / "augment"
+
+
+def transforms(option: str) -> list:
+    return yaml.safe_load((CONF / f"{option}.yaml").read_text())["transforms"]
+
+
+@pytest.fixture(scope="module")
+def faces():
+    dm = SyntheticDataModule(num_train=700, num_val=70, num_test=70, num_workers=0, _target_="")
+    dm.setup()
+    return dm.data["train"]
+
+
+def loader(arrays, **kwargs) -> DeviceLoader:
+    return DeviceLoader(arrays, 64, 48, lambda: torch.device("cpu"), **kwargs)
+
+
+def test_every_face_once_per_pass_shuffled_anew_and_sharded(faces):
+    plain = loader(faces)
+    labels = torch.cat([y for _, y in plain])
+    assert torch.equal(labels, torch.from_numpy(faces.labels))  # in order, the last batch kept
+    x, _ = next(iter(plain))
+    assert x.dtype == torch.float32 and torch.equal(x, torch.from_numpy(faces.images[:64]).unsqueeze(1) / 255)
+    shuffled = loader(faces, shuffle=True, seed=3)
+    first, second = (torch.cat([y for _, y in shuffled]) for _ in range(2))
+    assert len(first) == len(shuffled) * 64 == 640  # whole batches only
+    assert not torch.equal(first, second)
+    shards = [loader(faces, shard=lambda r=r: (r, 2)) for r in range(2)]
+    seen = [torch.cat([x.flatten(1) for x, _ in s]) for s in shards]
+    assert sum(len(s) for s in seen) == len(faces.labels)  # each face in one process's share
+
+
+def test_each_face_gets_its_own_random_augmentation():
+    augment = device_augmentation(transforms("device"))
+    torch.manual_seed(0)
+    face = torch.rand(1, 1, 48, 48)
+    out = augment(face.repeat(64, 1, 1, 1)).flatten(1)
+    distinct = len({tuple(row.round(decimals=4).tolist()) for row in out})
+    assert distinct >= 55  # identical inputs, different outputs: per-sample parameters (a few draw no change)
+
+
+def test_device_batches_match_the_worker_paths_statistics(faces):
+    device = loader(faces, shuffle=True, augment=device_augmentation(transforms("device")))
+    worker = build_datamodule(
+        {"_target_": "fer.data.synthetic.SyntheticDataModule", "num_train": 700, "num_workers": 0},
+        48,
+        transforms("light"),
+        0,
+        None,
+    )
+    worker.setup()
+    x_device = torch.cat([x for x, _ in device])
+    x_worker = torch.stack([worker.dataset("train")[i][0] for i in range(640)]).float() / 255
+    assert x_device.shape[1:] == x_worker.shape[1:] == (1, 48, 48)
+    assert 0.0 <= x_device.min() and x_device.max() <= 1.0
+    assert abs(x_device.mean() - x_worker.mean()) < 0.02
+    assert 0.9 < x_device.std() / x_worker.std() < 1.1
+    in_order = torch.cat([x for x, _ in loader(faces, augment=device_augmentation(transforms("device")))])
+    plain = torch.from_numpy(faces.images).unsqueeze(1).float() / 255
+    assert (in_order - plain).abs().mean() > 0.01  # the faces did change
+
+
+def test_device_batches_are_resized_to_the_input_size(faces):
+    x, _ = next(iter(DeviceLoader(faces, 8, 64, lambda: torch.device("cpu"))))
+    assert x.shape == (8, 1, 64, 64)
+    reference = torch.nn.functional.interpolate(
+        torch.from_numpy(faces.images[:8]).unsqueeze(1).float() / 255,
+        size=64,
+        mode="bilinear",
+        antialias=True,
+    )
+    assert torch.allclose(x, reference)
+
+
+def test_a_run_trains_on_the_device_path(tmp_path):
+    cfg = compose_config(
+        "train",
+        ["debug=fast", "backbone=shallow_cnn", "augment=device", "logger=none", "callbacks.progress=plain"],
+        tmp_path / "run",
+    )
+    metrics = train(cfg)
+    assert np.isfinite(metrics["test/loss"]) and metrics["train_images_seen"] > 0
