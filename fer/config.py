@@ -153,6 +153,11 @@ class LossConfig:
     mixup: float = 0.0  # mixup Beta(alpha, alpha) parameter (0 = off)
     cutmix: float = 0.0  # CutMix Beta(alpha, alpha) parameter (0 = off; with mixup, one of the two per batch)
     class_weights: str = "none"  # none | balanced (weights N / (K * count) from the training split)
+    distill_from: Optional[str] = (
+        None  # a stronger fer checkpoint (same classes) whose soft targets are mixed in
+    )
+    distill_weight: float = 0.5  # share of the teacher's probabilities in each training target
+    distill_temperature: float = 1.0  # the teacher's softmax temperature (above 1: softer targets)
 
 
 @dataclass

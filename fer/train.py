@@ -23,6 +23,7 @@ from fer.callbacks.run_report import RunReport
 from fer.checkpoint import AtomicCheckpointIO, remove_partials, resume_checkpoint
 from fer.config import CONF_PATH
 from fer.data.datamodule import build_datamodule
+from fer.distill import distill
 from fer.loggers import build_loggers, finish_wandb
 from fer.models.classifier import EmotionClassifier
 from fer.provenance import provenance
@@ -53,6 +54,7 @@ def train(cfg: DictConfig) -> dict:
     )
     datamodule.setup()
     finetune.prepare(cfg.finetune, datamodule, cfg.seed)
+    distillation = distill(cfg.loss, datamodule, cfg.paths.cache_dir)
     data_report = datamodule.report()
     record = provenance(data_report)
     if rank_zero_only.rank == 0:  # DDP: every process runs this function; one writes the files
@@ -94,6 +96,7 @@ def train(cfg: DictConfig) -> dict:
         "train_images": len(datamodule.data["train"].labels),
         "test_split": data_report["protocol"]["note"],
         "tta": cfg.tta,
+        "distillation": distillation,
         "provenance": record,
     }
     loggers = build_loggers(cfg.get("logger"), cfg.task_name)

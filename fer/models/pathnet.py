@@ -2,9 +2,10 @@
 
 ``layers`` layers of ``modules`` modules each; a path (its genotype, ``path``: ``layers x per_layer``
 module indices) uses at most ``per_layer`` modules of each layer, whose outputs are summed; a
-readout over the pooled last layer (a dense layer, then the classifier) is the task's head. The modules are conv blocks on the
-face, or, with ``base`` (a fer checkpoint), small conv blocks over the frozen feature map of that
-run's network: the meta-transfer setting of Nguyen et al. (2018, arXiv 1805.09946).
+readout over the pooled last layer (a dense layer, then the classifier) is the task's head. The
+modules are conv blocks on the face, or, with ``base`` (a fer checkpoint), small conv blocks over
+the frozen feature map of that run's network: the meta-transfer setting of Nguyen et al. (2018,
+arXiv 1805.09946).
 
 Which path trains when is decided by evolution (:mod:`fer.callbacks.evolution`). When a task
 ends, :meth:`PathNet.next_task` freezes the modules of its best path (their weights never change

@@ -1,0 +1,96 @@
+"""Distillation (``loss.distill_from=CKPT``): soft targets from a stronger fer model.
+
+The teacher (a checkpoint of ``fer.train`` with the same classes, any backbone and input size) scores
+every training face once, un-augmented, through its own preprocessing, at temperature
+``loss.distill_temperature``. The probabilities are cached under ``paths.cache_dir`` (keyed by the
+checkpoint file, the temperature and the training split's files), and each training face's target
+becomes ``(1 - w) * its label + w * the teacher's probabilities`` (``w = loss.distill_weight``): the
+soft-target cross-entropy the run already minimises for FER+ votes and mixup. Augmented copies of a
+face keep its teacher's answer for the clean face.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from fer.checkpoint import load_classifier
+from fer.data.arrays import FaceArrays, FaceDataset
+from fer.data.datamodule import FERDataModule
+from fer.data.transforms import eval_transform
+from fer.models.heads import rows_by_name
+
+log = logging.getLogger(__name__)
+
+
+def cache_key(ckpt: Path, temperature: float, arrays: FaceArrays) -> str:
+    stat = ckpt.stat()
+    digest = hashlib.sha256(f"{ckpt.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{temperature}".encode())
+    digest.update("\n".join(arrays.files).encode("utf-8", "surrogateescape"))
+    digest.update(arrays.images.tobytes())
+    return digest.hexdigest()[:20]
+
+
+@torch.inference_mode()
+def teacher_probabilities(
+    ckpt: Path, arrays: FaceArrays, classes: list[str], temperature: float
+) -> np.ndarray:
+    """The teacher's probabilities ``(N, len(classes))`` for ``arrays``, columns in ``classes`` order."""
+    model, checkpoint = load_classifier(ckpt)
+    picks = rows_by_name(model.classes, classes)
+    if None in picks or len(model.classes) != len(classes):
+        raise ValueError(
+            f"loss.distill_from={ckpt}: the teacher's classes {model.classes} are not this run's {classes}"
+        )
+    model.eval()
+    size = checkpoint["hyper_parameters"]["backbone"]["input_size"]
+    faces = FaceDataset(arrays, eval_transform(size, arrays.images.shape[1]))
+    logits = torch.cat([model(x) for x, _ in DataLoader(faces, batch_size=256)])
+    return (logits[:, picks] / temperature).softmax(-1).numpy().astype(np.float32)
+
+
+def distill(loss: Mapping, datamodule: FERDataModule, cache_dir: str | None) -> dict | None:
+    """Mix the teacher's probabilities into the training split's targets; the report for metrics.json."""
+    if loss["distill_from"] is None:
+        return None
+    ckpt = Path(loss["distill_from"]).expanduser()
+    if not ckpt.is_file():
+        raise FileNotFoundError(
+            f"loss.distill_from={ckpt}: no such checkpoint (expected a .ckpt of fer.train)"
+        )
+    train = datamodule.data["train"]
+    temperature, weight = loss["distill_temperature"], loss["distill_weight"]
+    path = (
+        Path(cache_dir).expanduser() / f"teacher-{cache_key(ckpt, temperature, train)}.npy"
+        if cache_dir
+        else None
+    )
+    if path is not None and path.is_file():
+        teacher = np.load(path)
+        source = f"cache {path}"
+    else:
+        teacher = teacher_probabilities(ckpt, train, datamodule.classes, temperature)
+        source = "computed"
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path.with_suffix(".partial.npy"), teacher)
+            path.with_suffix(".partial.npy").replace(path)
+    k = len(datamodule.classes)
+    labels = train.targets if train.targets is not None else np.eye(k, dtype=np.float32)[train.labels]
+    train.targets = ((1 - weight) * labels + weight * teacher).astype(np.float32)
+    agreement = float((teacher.argmax(1) == train.labels).mean())
+    log.info(
+        "distillation from %s (%s): teacher agrees with %.4f of the training labels", ckpt, source, agreement
+    )
+    return {
+        "teacher": str(ckpt.resolve()),
+        "weight": weight,
+        "temperature": temperature,
+        "agreement": agreement,
+    }
