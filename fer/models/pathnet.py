@@ -23,6 +23,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from torch import nn
 
 import fer.models.shallow_cnn  # noqa: F401  (a base may be the shallow CNN: registers it with timm)
+from fer.models.dense_head import DenseHead
 
 GROUPS = 8  # group-norm groups per module layer (fewer where a module has fewer channels)
 
@@ -62,7 +63,7 @@ def base_network(path: str) -> tuple[nn.Module, dict]:
     return net, backbone
 
 
-class PathNet(nn.Module):
+class PathNet(DenseHead):
     def __init__(
         self,
         num_classes: int = 7,
@@ -82,7 +83,6 @@ class PathNet(nn.Module):
             raise ValueError(f"PathNet: widths {list(widths)} must give one width per layer ({layers})")
         if not 1 <= per_layer <= modules:
             raise ValueError(f"PathNet: per_layer={per_layer} must be between 1 and modules={modules}")
-        self.num_classes = num_classes
         self.in_chans = in_chans
         self.num_layers, self.num_modules, self.per_layer = layers, modules, per_layer
         self.drop_rate = drop_rate
@@ -107,16 +107,7 @@ class PathNet(nn.Module):
         self.register_buffer("frozen", torch.zeros(layers, modules, dtype=torch.bool))
         self.register_buffer("task_paths", torch.zeros(0, layers, per_layer, dtype=torch.long))
         self.register_load_state_dict_post_hook(lambda module, keys: module.apply_frozen())
-        self.num_features = widths[-1]
-        self.head_hidden_size = hidden or widths[-1]
-        self.global_pool = nn.AdaptiveAvgPool2d(1)
-        self.pre_logits = (
-            nn.Sequential(nn.Linear(widths[-1], hidden), nn.BatchNorm1d(hidden), nn.ReLU())
-            if hidden
-            else nn.Identity()
-        )
-        self.head_drop = nn.Dropout(drop_rate)
-        self.classifier = nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
+        self.init_head(widths[-1], hidden, num_classes, drop_rate)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         key = prefix + "task_paths"  # grows by one path per finished task
@@ -162,9 +153,9 @@ class PathNet(nn.Module):
     def calibrate(self, batches) -> None:
         """Set the readout's batch-norm statistics from ``batches`` (normalised inputs) seen through
         ``path``: every path trains the readout, so its running statistics fit none in particular."""
-        if not isinstance(self.pre_logits, nn.Sequential):
+        if len(self.pre_logits) == 1:  # no dense layer
             return
-        linear, norm = self.pre_logits[0], self.pre_logits[1]
+        linear, norm = self.pre_logits[1], self.pre_logits[2]
         was_training = self.training
         self.eval()
         hidden = torch.cat([linear(self.global_pool(self.forward_features(x)).flatten(1)) for x in batches])
@@ -177,27 +168,12 @@ class PathNet(nn.Module):
     def group_matcher(self, coarse: bool = False) -> dict:
         return dict(stem=r"^(?:base|layers\.0)\.", blocks=r"^layers\.(\d+)")
 
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.classifier
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        self.num_classes = num_classes
-        self.classifier = nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         if self.base is not None:
             x = self.base.forward_features(x)
         for layer, modules in zip(self.layers, self.modules_of(self.path)):
             x = sum(layer[m](x) for m in modules)
         return x
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.pre_logits(self.global_pool(x).flatten(1))
-        return x if pre_logits else self.classifier(self.head_drop(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 default_cfgs = generate_default_cfgs(

@@ -15,6 +15,8 @@ import torch
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from torch import nn
 
+from fer.models.dense_head import DenseHead
+
 
 def _block(cin: int, cout: int, convs: int, drop: float) -> nn.Sequential:
     layers: list[nn.Module] = []
@@ -28,7 +30,7 @@ def _block(cin: int, cout: int, convs: int, drop: float) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class ShallowCNN(nn.Module):
+class ShallowCNN(DenseHead):
     def __init__(
         self,
         num_classes: int = 7,
@@ -45,7 +47,6 @@ class ShallowCNN(nn.Module):
         block_drop: float = 0.0,  # channel dropout after each block (slows early training)
     ):
         super().__init__()
-        self.num_classes = num_classes
         self.in_chans = in_chans
         self.drop_rate = drop_rate
         self.stem = nn.Sequential(
@@ -57,36 +58,14 @@ class ShallowCNN(nn.Module):
         self.blocks = nn.Sequential(
             *[_block(chans[i], chans[i + 1], convs_per_block, block_drop) for i in range(len(widths))]
         )
-        self.num_features = widths[-1]
-        self.head_hidden_size = hidden
-        self.global_pool = nn.AdaptiveAvgPool2d(1)
-        self.pre_logits = nn.Sequential(
-            nn.Flatten(1), nn.Linear(widths[-1], hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)
-        )
-        self.head_drop = nn.Dropout(drop_rate)
-        self.classifier = nn.Linear(hidden, num_classes) if num_classes > 0 else nn.Identity()
+        self.init_head(widths[-1], hidden, num_classes, drop_rate)
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
         return dict(stem=r"^stem", blocks=r"^blocks\.(\d+)")
 
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.classifier
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        self.num_classes = num_classes
-        self.classifier = nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.stem(x))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.pre_logits(self.global_pool(x))
-        return x if pre_logits else self.classifier(self.head_drop(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 default_cfgs = generate_default_cfgs(
