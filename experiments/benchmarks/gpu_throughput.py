@@ -20,10 +20,9 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import lightning as L  # noqa: E402
 import torch  # noqa: E402
 from hydra import compose, initialize_config_module  # noqa: E402
-from loop_throughput import StepTimer  # noqa: E402
+from loop_throughput import StepTimer, timing_trainer  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from fer.config import CONF_MODULE  # noqa: E402
@@ -85,18 +84,7 @@ def measure(args, model: str, size: int, path: str) -> tuple[float, float | None
     timer = StepTimer(args.warmup, args.steps)
     busy = BusyShare()
     timer.on_train_start = lambda trainer, pl_module: busy.start()
-    trainer = L.Trainer(
-        max_steps=args.warmup + args.steps,
-        precision=args.precision,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        callbacks=[timer],
-    )
-    trainer.fit(module, datamodule=datamodule)
+    timing_trainer(args, timer, precision=args.precision).fit(module, datamodule=datamodule)
     return args.steps * args.batch_size / timer.seconds, busy.stop()
 
 

@@ -42,6 +42,21 @@ class StepTimer(L.Callback):
             self.seconds = time.perf_counter() - self.start
 
 
+def timing_trainer(args, timer: StepTimer, **kwargs) -> L.Trainer:
+    """A Trainer that runs ``args.warmup + args.steps`` training steps and nothing else."""
+    return L.Trainer(
+        max_steps=args.warmup + args.steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[timer],
+        **kwargs,
+    )
+
+
 def backbone_config(args) -> dict:
     """The composed ``backbone=<args.backbone>`` section, with --widths applied."""
     overrides = [f"backbone={args.backbone}"]
@@ -66,17 +81,7 @@ def make_module(args, backbone: dict) -> EmotionClassifier:
 
 def lightning_loop(args, backbone: dict, datamodule) -> float:
     timer = StepTimer(args.warmup, args.steps)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_steps=args.warmup + args.steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        callbacks=[timer],
-    )
+    trainer = timing_trainer(args, timer, accelerator="cpu")
     trainer.fit(make_module(args, backbone), train_dataloaders=datamodule.train_dataloader())
     return args.steps * args.batch_size / timer.seconds
 
