@@ -1,7 +1,8 @@
 """Distillation (``loss.distill_from=CKPT``): soft targets from a stronger fer model.
 
 The teacher (a checkpoint of ``fer.train`` with the same classes, any backbone and input size) scores
-every training face once, un-augmented, through its own preprocessing, at temperature
+every training face once, un-augmented, through its own preprocessing and test-time augmentation
+(its run's ``tta``), at temperature
 ``loss.distill_temperature``. The probabilities are cached under ``paths.cache_dir`` (keyed by the
 checkpoint file, the temperature and the training split's files), and each training face's target
 becomes ``(1 - w) * its label + w * the teacher's probabilities`` (``w = loss.distill_weight``): the
@@ -25,6 +26,7 @@ from fer.data.arrays import FaceArrays, FaceDataset
 from fer.data.datamodule import FERDataModule
 from fer.data.transforms import eval_transform
 from fer.models.heads import rows_by_name
+from fer.models.tta import predict
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,8 @@ def teacher_probabilities(
     model.eval()
     size = checkpoint["hyper_parameters"]["backbone"]["input_size"]
     faces = FaceDataset(arrays, eval_transform(size, arrays.images.shape[1]))
-    logits = torch.cat([model(x) for x, _ in DataLoader(faces, batch_size=256)])
+    tta = checkpoint["hyper_parameters"]["tta"]  # the teacher answers as it was tested
+    logits = torch.cat([predict(model, x, tta) for x, _ in DataLoader(faces, batch_size=256)])
     return (logits[:, picks] / temperature).softmax(-1).numpy().astype(np.float32)
 
 
