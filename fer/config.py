@@ -153,9 +153,8 @@ class LossConfig:
     mixup: float = 0.0  # mixup Beta(alpha, alpha) parameter (0 = off)
     cutmix: float = 0.0  # CutMix Beta(alpha, alpha) parameter (0 = off; with mixup, one of the two per batch)
     class_weights: str = "none"  # none | balanced (weights N / (K * count) from the training split)
-    distill_from: Optional[str] = (
-        None  # a stronger fer checkpoint (same classes) whose soft targets are mixed in
-    )
+    # a stronger fer checkpoint (same classes) whose soft targets are mixed in (fer/distill.py)
+    distill_from: Optional[str] = None
     distill_weight: float = 0.5  # share of the teacher's probabilities in each training target
     distill_temperature: float = 1.0  # the teacher's softmax temperature (above 1: softer targets)
 
@@ -166,9 +165,7 @@ class AugmentConfig:
 
     # albumentations transforms (_target_ + args), in order; kornia.augmentation ones when device is true
     transforms: list[Any] = field(default_factory=list)
-    device: bool = (
-        False  # true: each batch is built and augmented on the training device (fer/data/device.py)
-    )
+    device: bool = False  # true: batches built and augmented on the training device (fer/data/device.py)
 
 
 @dataclass
