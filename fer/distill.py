@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from fer.checkpoint import load_classifier
 from fer.data.arrays import FaceArrays, FaceDataset
+from fer.data.cache import DAMAGE, atomic_write
 from fer.data.datamodule import FERDataModule
 from fer.data.transforms import eval_transform
 from fer.models.heads import rows_by_name
@@ -58,6 +59,17 @@ def teacher_probabilities(
     return (logits[:, picks] / temperature).softmax(-1).numpy().astype(np.float32)
 
 
+def cached(path: Path) -> np.ndarray | None:
+    """The cached probabilities, or None where there are none or the file is damaged (computed again)."""
+    if not path.is_file():
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except DAMAGE as err:
+        log.warning("teacher cache %s is damaged (%s: %s); computing it again", path, type(err).__name__, err)
+        return None
+
+
 def distill(loss: Mapping, datamodule: FERDataModule, cache_dir: str | None) -> dict | None:
     """Mix the teacher's probabilities into the training split's targets; the report for metrics.json."""
     if loss["distill_from"] is None:
@@ -74,16 +86,11 @@ def distill(loss: Mapping, datamodule: FERDataModule, cache_dir: str | None) -> 
         if cache_dir
         else None
     )
-    if path is not None and path.is_file():
-        teacher = np.load(path)
-        source = f"cache {path}"
-    else:
-        teacher = teacher_probabilities(ckpt, train, datamodule.classes, temperature)
-        source = "computed"
+    teacher, source = (cached(path), f"cache {path}") if path is not None else (None, "")
+    if teacher is None:
+        teacher, source = teacher_probabilities(ckpt, train, datamodule.classes, temperature), "computed"
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path.with_suffix(".partial.npy"), teacher)
-            path.with_suffix(".partial.npy").replace(path)
+            atomic_write(path, lambda tmp: np.save(tmp, teacher), "teacher cache")
     k = len(datamodule.classes)
     labels = train.targets if train.targets is not None else np.eye(k, dtype=np.float32)[train.labels]
     train.targets = ((1 - weight) * labels + weight * teacher).astype(np.float32)

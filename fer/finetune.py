@@ -64,10 +64,8 @@ def plan(cfg: Mapping, datamodule: FERDataModule, net: EmotionNet, run_dir: Path
         return FinetunePlan([], datamodule)
     if strategy == "evolve":
         faces = datamodule.dataset(FITNESS_SPLIT, augment=False)
-        images, labels = zip(*(faces[i] for i in range(len(faces))))
-        # soft targets (FER+ votes) are scored by their top class
-        hard = [int(y.argmax()) if torch.is_tensor(y) else int(y) for y in labels]
-        fitness = (torch.stack(images), torch.as_tensor(hard))
+        images = torch.stack([faces[i][0] for i in range(len(faces))])
+        fitness = (images, torch.from_numpy(datamodule.data[FITNESS_SPLIT].labels))
         return FinetunePlan([Evolution(cfg, fitness, run_dir, seed)], datamodule)
     fit_data = FeatureDataModule(datamodule, net) if strategy == "frozen" else datamodule
     return FinetunePlan([Unfreezing(cfg)], fit_data)

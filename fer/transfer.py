@@ -68,7 +68,7 @@ def init_from(model: EmotionClassifier, path: str | Path) -> dict:
         backbone.next_task()
         report["pathnet"] = {
             "tasks_before": len(backbone.task_paths),
-            "frozen_modules": [[m for m, f in enumerate(row) if f] for row in backbone.frozen.tolist()],
+            "frozen_modules": backbone.frozen_per_layer(),
         }
         frozen = report["pathnet"]["frozen_modules"]
         log.info("init_from %s: frozen PathNet modules per layer %s", path, frozen)

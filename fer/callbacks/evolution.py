@@ -76,23 +76,25 @@ class Evolution(L.Callback):
         return [self.images[i : i + batch_size] for i in range(0, len(self.images), batch_size)]
 
     @torch.no_grad()
-    def use(self, pl_module: L.LightningModule, member: int) -> None:
-        """Set ``member``'s path, with the readout's statistics computed on the fitness split through it."""
+    def use(self, pl_module: L.LightningModule, member: int) -> list[torch.Tensor]:
+        """Set ``member``'s path, with the readout's statistics computed on the fitness split through it;
+        returns the fitness split's pooled features on that path."""
         net = self.pathnet(pl_module)
         net.path.copy_(self.population[member])
-        net.calibrate([pl_module.net.normalize(x.to(pl_module.device)) for x in self.batches()])
+        return net.calibrate([pl_module.net.normalize(x.to(pl_module.device)) for x in self.batches()])
 
     @torch.no_grad()
     def score(self, pl_module: L.LightningModule, member: int) -> float:
-        """Accuracy of ``member``'s path on the fitness split."""
-        self.use(pl_module, member)
-        was_training = pl_module.training
-        pl_module.eval()
+        """Accuracy of ``member``'s path on the fitness split (one pass: the calibration's features)."""
+        pooled = self.use(pl_module, member)
+        net = self.pathnet(pl_module)
+        was_training = net.training
+        net.eval()
         right = sum(
-            int((pl_module(x.to(pl_module.device)).argmax(1).cpu() == y).sum())
-            for x, y in zip(self.batches(), self.labels.split(256))
+            int((net.forward_head(p).argmax(1).cpu() == y).sum())
+            for p, y in zip(pooled, self.labels.split(256))
         )
-        pl_module.train(was_training)
+        net.train(was_training)
         return right / len(self.labels)
 
     def on_fit_start(self, trainer, pl_module) -> None:
@@ -162,7 +164,7 @@ class Evolution(L.Callback):
         record = {
             "task": task,
             "best_path": net.modules_of(path),
-            "frozen": [[m for m, f in enumerate(row) if f] for row in net.frozen.tolist()],
+            "frozen": net.frozen_per_layer(),
             "earlier_tasks": [net.modules_of(p) for p in net.task_paths],
             "generations": self.generation,
         }

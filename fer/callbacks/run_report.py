@@ -35,9 +35,8 @@ class RunReport(L.Callback):
         self.best: dict = {}  # the checkpoint monitor's best value, e.g. {"best/val/acc": 0.91}
         self.metrics: dict = {}  # what the last test wrote to metrics.json
         self._fit_start = 0.0
-        self.first_step_seconds: float | None = (
-            None  # the first training step (torch.compile's time included)
-        )
+        # the first training step's seconds (torch.compile's time included)
+        self.first_step_seconds: float | None = None
         self._step_start = 0.0
 
     @classmethod

@@ -19,6 +19,7 @@ import logging
 import os
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from fer.data.arrays import FaceArrays
 
 log = logging.getLogger(__name__)
 FORMAT = 1  # bump when the cached layout changes
+DAMAGE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)  # what reading a damaged file raises
 
 
 def source_key(root: Path, files: list[Path], settings: dict, folders: bool) -> str:
@@ -46,14 +48,16 @@ def source_key(root: Path, files: list[Path], settings: dict, folders: bool) -> 
     return digest.hexdigest()[:24]
 
 
-def save_cached(path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> bool:
-    """Write the cache file; False (with a warning) where the cache folder cannot be written."""
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")  # this writer's own
+def atomic_write(path: Path, write: Callable[[Path], None], what: str) -> bool:
+    """``write`` into this writer's own temporary file beside ``path``, then rename it into place;
+    False (with a warning naming ``what``) where the folder cannot be written."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write(tmp, path, arrays, skipped, extra)
+        write(tmp)
+        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache behind
     except OSError as err:
-        log.warning("dataset cache %s not written (%s); going on without it", path, err)
+        log.warning("%s %s not written (%s); going on without it", what, path, err)
         return False
     finally:
         with contextlib.suppress(OSError):  # gone already, or no folder to be in
@@ -61,7 +65,12 @@ def save_cached(path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict
     return True
 
 
-def _write(tmp: Path, path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> None:
+def save_cached(path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> bool:
+    """Write the cache file; False (with a warning) where the cache folder cannot be written."""
+    return atomic_write(path, lambda tmp: _write(tmp, arrays, skipped, extra), "dataset cache")
+
+
+def _write(tmp: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> None:
     meta = {"classes": arrays.classes, "skipped": skipped, "extra": extra}
     fields = {
         "images": arrays.images,
@@ -75,7 +84,6 @@ def _write(tmp: Path, path: Path, arrays: FaceArrays, skipped: list[dict], extra
     if arrays.targets is not None:
         fields["targets"] = arrays.targets
     np.savez(tmp, **fields)
-    os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache behind
 
 
 def load_cached(path: Path) -> tuple[FaceArrays, list[dict], dict] | None:
@@ -84,7 +92,7 @@ def load_cached(path: Path) -> tuple[FaceArrays, list[dict], dict] | None:
         return None
     try:
         return _read(path)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+    except DAMAGE as err:
         log.warning(
             "dataset cache %s is damaged (%s: %s); decoding the source again", path, type(err).__name__, err
         )

@@ -220,12 +220,10 @@ class FERDataModule(L.LightningDataModule):
         for label in np.unique(train.labels):
             members = rng.permutation(np.flatnonzero(train.labels == label))
             held.append(members[: max(1, round(fraction * len(members)))])
-        held = np.sort(np.concatenate(held))
-        self.data[split] = train.subset(held)
-        self.data["train"] = train.subset(np.setdiff1d(np.arange(len(train.labels)), held))
-        for name in ("train", split):
-            labels = self.data[name].labels
-            self._report["splits"][name] = {c: int((labels == i).sum()) for i, c in enumerate(self.classes)}
+        index = {split: np.sort(np.concatenate(held))}
+        index["train"] = np.setdiff1d(np.arange(len(train.labels)), index[split])
+        self.data |= {name: train.subset(rows) for name, rows in index.items()}
+        self._report["splits"] |= split_counts(train, index)
         self._report["protocol"]["held_out"] = f"{split}: {fraction} of each training class (seed {seed})"
 
     def groups(self, split: str) -> list[str] | None:

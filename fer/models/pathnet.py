@@ -120,6 +120,10 @@ class PathNet(DenseHead):
         """The distinct modules of each layer that ``path`` uses."""
         return [sorted(set(row)) for row in path.tolist()]
 
+    def frozen_per_layer(self) -> list[list[int]]:
+        """The frozen modules of each layer."""
+        return [[m for m, frozen in enumerate(row) if frozen] for row in self.frozen.tolist()]
+
     def apply_frozen(self) -> None:
         """Frozen modules and the base get no gradients and stay in eval mode (statistics kept)."""
         for layer, row in zip(self.layers, self.frozen.tolist()):
@@ -150,18 +154,19 @@ class PathNet(DenseHead):
         self.apply_frozen()
 
     @torch.no_grad()
-    def calibrate(self, batches) -> None:
+    def calibrate(self, batches) -> list[torch.Tensor]:
         """Set the readout's batch-norm statistics from ``batches`` (normalised inputs) seen through
-        ``path``: every path trains the readout, so its running statistics fit none in particular."""
-        if len(self.pre_logits) == 1:  # no dense layer
-            return
-        linear, norm = self.pre_logits[1], self.pre_logits[2]
+        ``path``: every path trains the readout, so its running statistics fit none in particular.
+        Returns each batch's pooled features, which ``forward_head`` takes as they are."""
         was_training = self.training
         self.eval()
-        hidden = torch.cat([linear(self.global_pool(self.forward_features(x)).flatten(1)) for x in batches])
-        norm.running_mean.copy_(hidden.mean(0))
-        norm.running_var.copy_(hidden.var(0))
+        pooled = [self.global_pool(self.forward_features(x)) for x in batches]
+        if len(self.pre_logits) > 1:  # a dense layer with its batch norm
+            hidden = self.pre_logits[1](torch.cat(pooled).flatten(1))
+            self.pre_logits[2].running_mean.copy_(hidden.mean(0))
+            self.pre_logits[2].running_var.copy_(hidden.var(0))
         self.train(was_training)
+        return pooled
 
     # -- timm's model contract ------------------------------------------------------------
     @torch.jit.ignore
