@@ -184,6 +184,9 @@ def preprocessing(hparams: Mapping) -> dict:
         "classes": list(hparams["classes"]),
         "image_size": int(data.get("image_size", DataConfig.image_size)),
         "face_margin": float(data.get("face_margin", FullFrameDataConfig.face_margin)),
+        "faces": dict(data["faces"])
+        if data.get("faces")
+        else None,  # how a full-frame set's faces were cropped
         "input_size": int(backbone["input_size"]),
         "in_chans": int(backbone["in_chans"]),
         "input": "uint8 grey (B, 1, input_size, input_size); the model scales, repeats channels, normalises",

@@ -69,11 +69,23 @@ class FERPlusDataConfig(DataConfig):
 
 
 @dataclass
+class FacesConfig:
+    """``faces``: how faces are found and cropped, alike for full-frame datasets and for prediction."""
+
+    detector: str = "cnn"  # cnn (MTCNN, five landmarks; weights in the mtcnn wheel) | haar (OpenCV's cascade)
+    align: bool = True  # cnn: eyes levelled and the crop placed from the landmarks as FER2013 frames faces
+    min_confidence: float = 0.9  # cnn: faces the last stage scores below this are dropped
+    min_size: float = 0.08  # smallest face side, as a fraction of the frame's shorter side
+    max_side: int = 480  # frames are scaled to this longer side for detection
+
+
+@dataclass
 class FullFrameDataConfig(DataConfig):
     """Datasets of whole photos, whose faces are detected and cropped."""
 
-    # detected face box grown by this fraction of its side per edge (FER2013-like framing)
+    # box crops (haar, or align off): the box grown by this fraction of its side per edge
     face_margin: float = 0.15
+    faces: FacesConfig = field(default_factory=FacesConfig)  # detector and alignment
 
 
 @dataclass
@@ -289,9 +301,9 @@ class PredictConfig:
     every: int = 1  # video: classify every N-th frame (the others are skipped undecoded)
     batch_size: int = 32  # faces classified per forward pass
     device: str = "cpu"  # cpu | cuda (checkpoints only)
-    min_face: float = 0.08  # smallest face side, as a fraction of the frame's shorter side
-    detect_max_side: int = 480  # frames are scaled to this longer side for detection
-    face_margin: Optional[float] = None  # box growth per edge before cropping (null = the training data's)
+    faces: FacesConfig = field(default_factory=FacesConfig)  # detector and alignment (as for datasets)
+    face_margin: Optional[float] = None  # box crops: growth per edge (null = the training data's)
+    smooth: int = 1  # video: each tracked face's probabilities averaged over its last N frames (1 = off)
     print: bool = True  # also print each JSON line to stdout
     paths: PathsConfig = MISSING  # log folder
 
@@ -313,6 +325,7 @@ class ExplainConfig:
     task_name: str = "explain"  # names the output folder: logs/explain/...
     ckpt: str = MISSING  # a .ckpt written by fer.train
     input: Optional[str] = None  # a photo or a folder of photos: explain each face for its predicted class
+    faces: FacesConfig = field(default_factory=FacesConfig)  # photo mode: detector and alignment
     split: Optional[str] = None  # or train | val | test: per-class mean maps over that split (true class)
     layer: Optional[str] = None  # module of the backbone to explain (null = last stage at >= 1/16 resolution)
     max_images: int = 2000  # split mode: at most this many images, a seeded random sample

@@ -33,7 +33,6 @@ from torch import nn
 
 from fer.checkpoint import checkpoint_datamodule
 from fer.config import CONF_PATH
-from fer.faces import FaceDetector
 from fer.frames import Tally, frames
 from fer.loggers import wandb_is_logged_in
 from fer.runtime import Predictor, TorchModel
@@ -96,11 +95,11 @@ def grid(tiles: list[np.ndarray], columns: int) -> np.ndarray:
 
 def explain_photos(runtime, layer: nn.Module, cfg: DictConfig, out: Path) -> dict:
     """Grad-CAM of every face found in the photos, for its predicted class."""
-    predictor = Predictor(runtime, FaceDetector(), runtime.meta["face_margin"])
+    predictor = Predictor(runtime, cfg.faces, runtime.meta["face_margin"])
     model = runtime.module
     tally, tiles, results = Tally(), [], []
     for frame in frames(str(cfg.input), 1, tally):
-        boxes, crops = predictor.faces(frame)
+        found, crops = predictor.faces(frame)
         if not crops:
             tally.without_face += 1
             continue
@@ -108,7 +107,7 @@ def explain_photos(runtime, layer: nn.Module, cfg: DictConfig, out: Path) -> dic
         probs = runtime.probabilities(faces)
         labels = probs.argmax(1)
         cams = gradcam(model.net, layer, faces, labels)
-        for k, (face, cam, label, p, box) in enumerate(zip(faces[:, 0], cams, labels, probs, boxes)):
+        for k, (face, cam, label, p, box) in enumerate(zip(faces[:, 0], cams, labels, probs, found)):
             name = f"{Path(frame.source).stem}_{k}"
             picture = captioned(overlay(face, cam), f"{model.classes[label]} {p[label]:.2f}")
             cv2.imwrite(str(out / f"{name}.png"), picture)
@@ -117,7 +116,7 @@ def explain_photos(runtime, layer: nn.Module, cfg: DictConfig, out: Path) -> dic
                 {
                     "source": frame.source,
                     "face": k,
-                    "box": [int(v) for v in box],
+                    "box": [int(round(v)) for v in box.box],
                     "label": model.classes[label],
                     "overlay": f"{name}.png",
                 }

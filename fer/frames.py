@@ -23,6 +23,7 @@ class Frame:
     source: str
     index: int  # frame number in a video, 0 for a photo
     image: np.ndarray  # BGR or grey, as read
+    fps: float | None = None  # a video's frame rate (None: a photo, or a stream that does not say)
 
 
 @dataclass
@@ -71,6 +72,7 @@ def video_frames(device_or_file: str | int, name: str, every: int, tally: Tally)
     if not capture.isOpened():
         tally.unreadable.append({"file": name, "reason": "cannot open the video"})
         return
+    fps = capture.get(cv2.CAP_PROP_FPS) or None
     index = 0
     try:
         while True:
@@ -81,7 +83,7 @@ def video_frames(device_or_file: str | int, name: str, every: int, tally: Tally)
                 ok, image = capture.read()
                 if not ok:
                     break
-                yield Frame(name, index, image)
+                yield Frame(name, index, image, fps)
             index += 1
     finally:
         capture.release()

@@ -1,14 +1,15 @@
 """``python -m fer.predict ckpt=PATH input=IMAGE|DIR|VIDEO|webcam``: emotions of every face.
 
 Each frame (a photo, or every ``every``-th frame of a video or the webcam) goes through
-the face detector of :mod:`fer.faces`; each face is cropped exactly as the training
-data was (square box grown by the margin, grey, resized to the stored size, then to
-the model's input size) and faces are classified in batches. One JSON line per face
-goes to ``output/predictions.jsonl`` (and stdout): source, frame, box, label and the
-probability of every class. A picture with no face yields no line; an unreadable file
-is reported and skipped. With ``annotate=true`` the photos and videos are written
-again with boxes and labels drawn on them. The model is a checkpoint or an ONNX file
-written by ``fer.export``.
+the face pipeline of :mod:`fer.faces` (``faces.detector``, ``faces.align``), the one the
+full-frame datasets use; faces are classified in batches. One JSON line per face goes to
+``output/predictions.jsonl`` (and stdout): source, frame, track id (videos), box,
+landmarks, label and the probability of every class. In a video each face keeps its
+track id from frame to frame, ``smooth=N`` averages its probabilities over N frames, and
+``<video>_timeline.csv``/``.png`` follow every face over time. A picture with no face
+yields no line; an unreadable file is reported and skipped. With ``annotate=true`` the
+photos and videos are written again with boxes, track ids and labels drawn on them. The
+model is a checkpoint or an ONNX file written by ``fer.export``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ import numpy as np
 from omegaconf import DictConfig
 
 from fer.config import CONF_PATH
-from fer.faces import FaceDetector
 from fer.frames import VIDEO_SUFFIXES, Frame, Tally
 from fer.runtime import Predictor, load
+from fer.timeline import Timelines
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ def annotate(image: np.ndarray, results: list[dict]) -> np.ndarray:
     for r in results:
         x, y, w, h = r["box"]
         cv2.rectangle(out, (x, y), (x + w, y + h), (0, 220, 0), thickness)
-        text = f"{r['label']} {r['probabilities'][r['label']]:.2f}"
+        text = (
+            "" if r["track"] is None else f"#{r['track']} "
+        ) + f"{r['label']} {r['probabilities'][r['label']]:.2f}"
         scale = max(0.4, w / 220)
         (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         top = max(th + 4, y)
@@ -81,13 +84,19 @@ class AnnotatedWriter:
 def predict(cfg: DictConfig) -> dict:
     model = load(cfg.ckpt, device=cfg.device)
     margin = model.meta["face_margin"] if cfg.face_margin is None else cfg.face_margin
-    predictor = Predictor(model, FaceDetector(min_face=cfg.min_face, max_side=cfg.detect_max_side), margin)
+    trained_with = model.meta.get("faces")
+    if trained_with and dict(trained_with) != dict(cfg.faces):
+        log.warning(
+            "the model's training faces were cropped with %s; predicting with %s", trained_with, cfg.faces
+        )
+    predictor = Predictor(model, cfg.faces, margin, cfg.smooth)
     out_dir = Path(cfg.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines_path = out_dir / "predictions.jsonl"
     if lines_path.exists():
         raise FileExistsError(f"{lines_path} exists: choose another output=")
     writer = AnnotatedWriter(out_dir, cfg.annotated_fps) if cfg.annotate else None
+    timelines = Timelines(out_dir, model.classes)
     tally = Tally()
     start = time.perf_counter()
     with open(lines_path, "w") as lines:
@@ -97,6 +106,7 @@ def predict(cfg: DictConfig) -> dict:
                 lines.write(line + "\n")
                 if cfg.print:
                     print(line)
+            timelines.add(frame.source, frame.fps, results)
             if writer is not None:
                 writer.write(
                     frame,
@@ -105,6 +115,7 @@ def predict(cfg: DictConfig) -> dict:
                 )
     if writer is not None:
         writer.close()
+    written = timelines.write()
     tally.seconds = time.perf_counter() - start
     summary = {
         "input": str(cfg.input),
@@ -115,6 +126,7 @@ def predict(cfg: DictConfig) -> dict:
         "seconds": round(tally.seconds, 3),
         "frames_per_second": round(tally.frames / tally.seconds, 2) if tally.seconds else None,
         "predictions": str(lines_path),
+        "timelines": [str(p) for p in written],
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -11,7 +11,7 @@ detects, crops and classifies the faces of frames with either.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import cv2
@@ -20,7 +20,10 @@ import torch
 
 from fer.checkpoint import load_classifier, preprocessing
 from fer.data.transforms import eval_transform
-from fer.faces import FaceDetector, crop, square
+from fer.faces.box import Face
+from fer.faces.cropper import face_crop
+from fer.faces.detector import build_detector
+from fer.faces.track import Smoother, Tracker
 from fer.frames import Frame, Tally, frames
 
 METADATA_KEY = "fer"  # ONNX metadata_props key holding the preprocessing as JSON
@@ -118,36 +121,52 @@ def load(path: str | Path, device: str = "cpu") -> TorchModel | OnnxModel:
 
 
 class Predictor:
-    """Detect, crop and classify faces with a checkpoint's (or an exported model's) own preprocessing."""
+    """Detect, crop and classify faces with a checkpoint's (or an exported model's) own preprocessing.
 
-    def __init__(self, model, detector: FaceDetector, margin: float):
+    In a video, faces are tracked from frame to frame (``track`` in each result) and, with
+    ``smooth`` > 1, each track's probabilities are averaged over its last ``smooth`` frames.
+    """
+
+    def __init__(self, model, faces: Mapping, margin: float, smooth: int = 1):
         self.model = model
-        self.detector = detector
+        self.faces_cfg = dict(faces)  # a FacesConfig section
+        self.detector = build_detector(self.faces_cfg)
         self.margin = margin
+        self.smooth = smooth
         self.resize = eval_transform(model.input_size, model.image_size)
+        self._source: str | None = None  # the video being tracked
+        self._tracker, self._smoother = Tracker(), Smoother(smooth)
 
-    def faces(self, frame: Frame) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Boxes (x, y, w, h) of the frame's faces, and each face as the model's uint8 input."""
+    def faces(self, frame: Frame) -> tuple[list[Face], list[np.ndarray]]:
+        """The frame's faces, and each as the model's uint8 input."""
         grey = frame.image if frame.image.ndim == 2 else cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
-        boxes = self.detector.detect(grey)
+        found = self.detector.detect(grey)  # as the datasets detect: the same faces, the same crops
         crops = []
-        for box in boxes:
-            face = crop(grey, square(box, self.margin, grey.shape), self.model.image_size)
-            crops.append(face if self.resize is None else self.resize(image=face)["image"])
-        return boxes, crops
+        for face in found:
+            crop = face_crop(grey, face, self.model.image_size, self.margin, self.faces_cfg["align"])
+            crops.append(crop if self.resize is None else self.resize(image=crop)["image"])
+        return found, crops
+
+    def tracks(self, frame: Frame, found: list[Face]) -> list[int | None]:
+        """Track ids of a video frame's faces; None for a photo's."""
+        if frame.fps is None and frame.source != "webcam":
+            return [None] * len(found)
+        if frame.source != self._source:
+            self._source, self._tracker, self._smoother = frame.source, Tracker(), Smoother(self.smooth)
+        return self._tracker.update([f.box for f in found], frame.index)
 
     def run(
         self, source: str, every: int, batch_size: int, tally: Tally
     ) -> Iterator[tuple[Frame, list[dict]]]:
         """``(frame, results)`` per frame, faces classified in batches across frames."""
-        pending: list[tuple[Frame, np.ndarray, list[np.ndarray]]] = []
+        pending: list[tuple[Frame, list[Face], list[int | None], list[np.ndarray]]] = []
         queued = 0
         for frame in frames(source, every, tally):
             tally.frames += 1
-            boxes, crops = self.faces(frame)
-            if not len(boxes):
+            found, crops = self.faces(frame)
+            if not found:
                 tally.without_face += 1
-            pending.append((frame, boxes, crops))
+            pending.append((frame, found, self.tracks(frame, found), crops))
             queued += len(crops)
             if queued >= batch_size:
                 yield from self._flush(pending, tally)
@@ -155,7 +174,7 @@ class Predictor:
         yield from self._flush(pending, tally)
 
     def _flush(self, pending, tally: Tally) -> Iterator[tuple[Frame, list[dict]]]:
-        crops = [c for _, _, cs in pending for c in cs]
+        crops = [c for *_, cs in pending for c in cs]
         probs = (
             self.model.probabilities(np.stack(crops)[:, None])
             if crops
@@ -163,17 +182,28 @@ class Predictor:
         )
         tally.faces += len(crops)
         at = 0
-        for frame, boxes, cs in pending:
+        for frame, found, tracks, cs in pending:
             results = []
-            for box, p in zip(boxes, probs[at : at + len(cs)]):
-                results.append(
-                    {
-                        "source": frame.source,
-                        "frame": frame.index,
-                        "box": [int(v) for v in box],
-                        "label": self.model.classes[int(p.argmax())],
-                        "probabilities": {c: round(float(v), 5) for c, v in zip(self.model.classes, p)},
-                    }
-                )
+            for face, track, p in zip(found, tracks, probs[at : at + len(cs)]):
+                if track is not None and self.smooth > 1:
+                    p = self._smoother(track, p)
+                results.append(result(frame, face, track, self.model.classes, p))
             at += len(cs)
             yield frame, results
+
+
+def result(frame: Frame, face: Face, track: int | None, classes: list[str], p: np.ndarray) -> dict:
+    """One face's JSON line."""
+    line = {
+        "source": frame.source,
+        "frame": frame.index,
+        "track": track,
+        "box": [int(round(v)) for v in face.box],
+        "label": classes[int(p.argmax())],
+        "probabilities": {c: round(float(v), 5) for c, v in zip(classes, p)},
+    }
+    if face.score is not None:
+        line["detector_score"] = round(face.score, 4)
+    if face.landmarks is not None:
+        line["landmarks"] = [[round(float(x), 1), round(float(y), 1)] for x, y in face.landmarks]
+    return line

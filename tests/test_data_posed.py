@@ -1,6 +1,7 @@
 """Full-frame datasets (KDEF, JAFFE, original CK+), face cropping, FER2013-cleaned and data.clean."""
 
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fer.config import FacesConfig
 from fer.data.ckplus import CKPlusDataModule
 from fer.data.cleaning import clean
 from fer.data.decode import DataError
@@ -15,7 +17,8 @@ from fer.data.fer2013 import FER2013DataModule
 from fer.data.fer2013_clean import FER2013CleanDataModule
 from fer.data.jaffe import JAFFEDataModule
 from fer.data.kdef import KDEFDataModule
-from fer.faces import FaceCropper, centre_square, square
+from fer.faces.box import centre_square, square
+from fer.faces.cropper import FaceCropper
 from tests.conftest import shared_data
 from tests.test_data_fixtures import face, snapshot, write_fer2013_csv
 
@@ -81,12 +84,13 @@ def test_kdef_real_sample_in_the_full_tree_layout_finds_every_face(tmp_path):
     assert report["subject_overlap"] == []
 
 
-def test_face_crop_is_centred_on_the_detected_face():
+@pytest.mark.parametrize("detector", ["cnn", "haar"])
+def test_face_crop_is_centred_on_the_detected_face(detector):
     photo = cv2.imread(str(shared_data("kdef_sample") / "AF01ANS.jpg"), cv2.IMREAD_GRAYSCALE)
-    cropper = FaceCropper(48)
-    box = cropper.find(photo)
-    assert box is not None
-    x, y, w, h = box
+    cropper = FaceCropper(48, 0.15, asdict(FacesConfig(detector=detector)))
+    face = cropper.find(photo)
+    assert face is not None
+    x, y, w, h = face.box
     # the face of a KDEF portrait: central column, upper-middle rows, 30-80% of the width
     assert abs((x + w / 2) - photo.shape[1] / 2) < 0.1 * photo.shape[1]
     assert 0.3 * photo.shape[0] < y + h / 2 < 0.6 * photo.shape[0]
@@ -99,8 +103,8 @@ def test_face_crop_is_centred_on_the_detected_face():
     shifted = cropper.find(canvas)
     assert (
         shifted is not None
-        and abs(shifted[0] - (x + 400)) < 0.1 * w
-        and abs(shifted[1] - (y + 200)) < 0.1 * h
+        and abs(shifted.box[0] - (x + 400)) < 0.1 * w
+        and abs(shifted.box[1] - (y + 200)) < 0.1 * h
     )
 
 

@@ -3,6 +3,7 @@ ONNX parity."""
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -41,9 +42,10 @@ def lines(output: Path) -> list[dict]:
 
 def kdef_faces(count: int = 16) -> np.ndarray:
     """Real faces, cropped and resized as predict does, as a uint8 batch (count, 1, 48, 48)."""
-    from fer.faces import FaceCropper
+    from fer.config import FacesConfig
+    from fer.faces.cropper import FaceCropper
 
-    cropper = FaceCropper(48)
+    cropper = FaceCropper(48, 0.15, asdict(FacesConfig()))
     photos = sorted(shared_data("kdef_sample").glob("*.jpg"))[:count]
     return np.stack([cropper(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE))[0] for p in photos])[:, None]
 
@@ -89,7 +91,17 @@ def test_predict_on_the_kdef_photos_finds_and_labels_every_face(checkpoint, tmp_
     )
     assert len(results) == summary["faces"] >= 78
     for r in results[:5]:
-        assert set(r) == {"source", "frame", "box", "label", "probabilities"}
+        assert set(r) == {
+            "source",
+            "frame",
+            "track",
+            "box",
+            "label",
+            "probabilities",
+            "detector_score",
+            "landmarks",
+        }
+        assert r["track"] is None and len(r["landmarks"]) == 5  # photos are not tracked
         assert r["label"] == max(r["probabilities"], key=r["probabilities"].get)
         assert sum(r["probabilities"].values()) == pytest.approx(1, abs=1e-3)
     annotated = cv2.imread(str(tmp_path / "out" / "AF01ANS.jpg"))
@@ -123,6 +135,11 @@ def test_predict_on_a_video_skips_frames_and_writes_an_annotated_video(checkpoin
     results = lines(tmp_path / "out")
     assert summary["frames"] == 5 and [r["frame"] for r in results] == [0, 2, 4, 6, 8]
     assert results[0]["box"][0] < results[-1]["box"][0]  # the face moves right
+    assert [r["track"] for r in results] == [0] * 5  # one face, followed
+    timeline = (tmp_path / "out" / "clip_timeline.csv").read_text().splitlines()
+    assert timeline[0].startswith("frame,seconds,track,label,") and len(timeline) == 6
+    assert timeline[2].startswith("2,0.2,0,")  # frame 2 at 10 frames/s
+    assert cv2.imread(str(tmp_path / "out" / "clip_timeline.png")) is not None
     capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
 

@@ -23,7 +23,7 @@ from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
 from fer.data.decode import DataError, Problems, list_images
 from fer.data.folders import Entry, Resize, class_folder_entries, read_entries
-from fer.faces import FaceCropper
+from fer.faces.cropper import crop_settings, dataset_cropper
 from fer.labels import EMOTIONS
 
 CKPLUS_CLASSES = ["angry", "contempt", "disgust", "fear", "happy", "sad", "surprise"]
@@ -57,14 +57,13 @@ class CKPlusDataModule(FERDataModule):
         super().__init__(**kwargs)
         self.peak_frames = self.cfg["peak_frames"]
         self.neutral_first_frame = self.cfg["neutral_first_frame"]
-        self.face_margin = self.cfg["face_margin"]
 
     def decode_settings(self) -> dict:
         return {
             **super().decode_settings(),
             "peak_frames": self.peak_frames,
             "neutral_first_frame": self.neutral_first_frame,
-            "face_margin": self.face_margin,
+            **crop_settings(self.cfg),
         }
 
     def source_files(self, root: Path) -> list[Path]:
@@ -134,7 +133,7 @@ class CKPlusDataModule(FERDataModule):
             raise DataError(
                 f"data.root={root}: no labelled sequence could be read (expected {self.expected})"
             )
-        cropper = FaceCropper(self.image_size, self.face_margin)
+        cropper = dataset_cropper(self.image_size, self.cfg)
         arrays = read_entries(
             root,
             entries,

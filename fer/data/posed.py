@@ -15,7 +15,7 @@ from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
 from fer.data.decode import IMAGE_SUFFIXES, DataError, Problems
 from fer.data.folders import Entry, read_entries
-from fer.faces import FaceCropper
+from fer.faces.cropper import crop_settings, dataset_cropper
 from fer.labels import EMOTIONS
 
 
@@ -26,16 +26,12 @@ class PosedFacesDataModule(FERDataModule):
 
     schema: type = FullFrameDataConfig
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.face_margin = self.cfg["face_margin"]
-
     def parse(self, path: Path) -> tuple[str, str] | str | None:
         """``(emotion, subject)``; a reason string if the name is not the dataset's; None if filtered out."""
         raise NotImplementedError
 
     def decode_settings(self) -> dict:
-        return {**super().decode_settings(), "face_margin": self.face_margin}
+        return {**super().decode_settings(), **crop_settings(self.cfg)}
 
     def source_files(self, root: Path) -> list[Path]:
         if not root.is_dir():
@@ -62,7 +58,7 @@ class PosedFacesDataModule(FERDataModule):
                 f"data.root={root}: none of its {len(files)} image files is a {self.name} image selected by "
                 f"the filters (expected {self.expected})"
             )
-        cropper = FaceCropper(self.image_size, self.face_margin, profiles=self.profiles)
+        cropper = dataset_cropper(self.image_size, self.cfg, self.profiles)
         arrays = read_entries(root, entries, problems, classes, cropper, subjects)
         self.extra["face_crop"] = cropper.summary()
         self.extra["filtered_out"] = filtered  # files of the dataset left out by the angle/session filters

@@ -21,7 +21,7 @@ from fer.config import VideoDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import SPLITS, FERDataModule
 from fer.data.decode import DataError, Problems, UnreadableImage, shown
-from fer.faces import FaceCropper
+from fer.faces.cropper import crop_settings, dataset_cropper
 from fer.labels import EMOTIONS
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv")
@@ -64,7 +64,6 @@ class VideoClipsDataModule(FERDataModule):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.face_margin = self.cfg["face_margin"]
         self.frames_per_clip = self.cfg["frames_per_clip"]
         if self.frames_per_clip < 1:
             raise ValueError(f"data.frames_per_clip={self.frames_per_clip}: expected at least 1")
@@ -76,7 +75,7 @@ class VideoClipsDataModule(FERDataModule):
     def decode_settings(self) -> dict:
         return {
             **super().decode_settings(),
-            "face_margin": self.face_margin,
+            **crop_settings(self.cfg),
             "frames_per_clip": self.frames_per_clip,
         }
 
@@ -99,7 +98,7 @@ class VideoClipsDataModule(FERDataModule):
                 f"data.root={root}: none of its {len(files)} video files is a {self.name} clip "
                 f"(expected {self.expected})"
             )
-        cropper = FaceCropper(self.image_size, self.face_margin)
+        cropper = dataset_cropper(self.image_size, self.cfg)
 
         def one(path: Path):
             try:

@@ -1,0 +1,274 @@
+"""MTCNN (Zhang et al. 2016, arXiv 1604.02878): three small CNNs in a cascade that find faces
+and five landmarks (the eyes, the nose tip, the mouth corners).
+
+The weights are those of the ``mtcnn`` package (MIT licence), which ships them inside its
+wheel as Keras layer lists (``mtcnn/assets/weights/{pnet,rnet,onet}.lz4``). They are read
+from the installed files without importing that package (its import needs TensorFlow) and
+put into the PyTorch networks below: nothing is downloaded. The cascade follows that
+package's stages: proposals from a fully convolutional P-Net over an image pyramid, refined
+by R-Net on 24x24 patches and by O-Net on 48x48 patches, which also places the landmarks.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.ops import nms
+
+from fer.faces.box import Face
+
+WEIGHTS_PACKAGE = "mtcnn"  # the PyPI distribution whose wheel holds the weights
+
+
+def conv_stage(widths: list[int], kernels: list[int], pools: list[int | None]) -> list[nn.Module]:
+    """Conv, PReLU and (where ``pools`` says) a 'same'-padded max-pool of stride 2, per stage."""
+    layers: list[nn.Module] = []
+    for c_in, c_out, k, pool in zip(widths[:-1], widths[1:], kernels, pools):
+        layers += [nn.Conv2d(c_in, c_out, k), nn.PReLU(c_out)]
+        if pool:
+            layers.append(nn.MaxPool2d(pool, 2, ceil_mode=True))
+    return layers
+
+
+class PNet(nn.Module):
+    """Proposals: a 12x12 window every 2 pixels, face probability and box offsets."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(*conv_stage([3, 10, 16, 32], [3, 3, 3], [2, None, None]))
+        self.box = nn.Conv2d(32, 4, 1)
+        self.score = nn.Conv2d(32, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.body(x)
+        return self.box(x), self.score(x).softmax(1)[:, 1]
+
+
+class Refine(nn.Module):
+    """R-Net and O-Net: a conv body, a dense layer, then box offsets, (landmarks,) probability."""
+
+    def __init__(self, widths, kernels, pools, flat: int, hidden: int, landmarks: bool):
+        super().__init__()
+        self.body = nn.Sequential(*conv_stage(widths, kernels, pools))
+        self.dense = nn.Sequential(nn.Linear(flat, hidden), nn.PReLU(hidden))
+        self.box = nn.Linear(hidden, 4)
+        self.landmarks = nn.Linear(hidden, 10) if landmarks else None
+        self.score = nn.Linear(hidden, 2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        x = self.body(x).permute(0, 3, 2, 1).flatten(1)  # Keras' Permute((2, 1, 3)) then Flatten
+        x = self.dense(x)
+        points = self.landmarks(x) if self.landmarks is not None else None
+        return self.box(x), points, self.score(x).softmax(1)[:, 1]
+
+
+def rnet() -> Refine:
+    return Refine([3, 28, 48, 64], [3, 3, 2], [3, 3, None], 576, 128, landmarks=False)
+
+
+def onet() -> Refine:
+    return Refine([3, 32, 64, 64, 128], [3, 3, 3, 2], [3, 3, 2, None], 1152, 256, landmarks=True)
+
+
+def weights_file(name: str) -> Path:
+    try:
+        dist = importlib.metadata.distribution(WEIGHTS_PACKAGE)
+    except importlib.metadata.PackageNotFoundError as err:
+        raise ModuleNotFoundError(
+            f"faces.detector=cnn needs the package '{WEIGHTS_PACKAGE}' (pip install {WEIGHTS_PACKAGE}), "
+            "whose wheel holds the MTCNN weights; or choose faces.detector=haar"
+        ) from err
+    path = Path(str(dist.locate_file(f"mtcnn/assets/weights/{name}.lz4")))
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: the MTCNN weights are missing from the installed '{WEIGHTS_PACKAGE}'"
+        )
+    return path
+
+
+def load_keras_weights(net: nn.Module, arrays: list[np.ndarray], name: str) -> nn.Module:
+    """Copy a Keras weight list (in layer order) into ``net``'s layers, which are in the same order."""
+    layers = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.PReLU))]
+    expected = sum(1 if isinstance(m, nn.PReLU) else 2 for m in layers)
+    if len(arrays) != expected:
+        raise ValueError(f"{name}: {len(arrays)} weight arrays, expected {expected} for this network")
+    it = iter(arrays)
+    with torch.no_grad():
+        for layer in layers:
+            if isinstance(layer, nn.PReLU):
+                layer.weight.copy_(torch.from_numpy(np.asarray(next(it)).reshape(-1)))
+                continue
+            kernel, bias = np.asarray(next(it)), np.asarray(next(it))
+            kernel = kernel.transpose(3, 2, 0, 1) if kernel.ndim == 4 else kernel.T  # HWIO -> OIHW; (in, out)
+            if tuple(kernel.shape) != tuple(layer.weight.shape):
+                raise ValueError(
+                    f"{name}: a kernel of shape {kernel.shape} for a layer of {tuple(layer.weight.shape)}"
+                )
+            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel)))
+            layer.bias.copy_(torch.from_numpy(bias))
+    return net.eval()
+
+
+@lru_cache(maxsize=1)
+def networks() -> tuple[PNet, Refine, Refine]:
+    """The three networks with the packaged weights, loaded once per process."""
+    import joblib  # installed with the mtcnn package
+
+    return tuple(
+        load_keras_weights(build(), joblib.load(weights_file(name)), name)
+        for name, build in (("pnet", PNet), ("rnet", rnet), ("onet", onet))
+    )
+
+
+def pyramid(short_side: int, min_face: float, factor: float = 0.709, cell: int = 12) -> list[float]:
+    """Scales at which P-Net's 12-pixel window covers faces from ``min_face`` pixels up to the image."""
+    scales, scale = [], cell / min_face
+    while short_side * scale >= cell:
+        scales.append(scale)
+        scale *= factor
+    return scales
+
+
+def to_square(boxes: np.ndarray) -> np.ndarray:
+    """x0, y0, x1, y1 boxes made square about their centres (the longer side kept)."""
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], 1)
+
+
+def patches(image: torch.Tensor, boxes: np.ndarray, size: int) -> torch.Tensor:
+    """Bilinear ``size`` x ``size`` crops of ``image`` (1, 3, H, W) at ``boxes``, zeros outside it."""
+    h, w = image.shape[-2:]
+    steps = torch.linspace(0, 1, size)
+    b = torch.from_numpy(boxes).float()
+    xs = b[:, 0:1] / w + steps * (b[:, 2:3] - b[:, 0:1]) / w  # tf.image.crop_and_resize's sampling
+    ys = b[:, 1:2] / h + steps * (b[:, 3:4] - b[:, 1:2]) / h
+    grid = torch.stack([xs[:, None, :].expand(-1, size, -1), ys[:, :, None].expand(-1, -1, size)], -1) * 2 - 1
+    return F.grid_sample(image.expand(len(b), -1, -1, -1), grid, align_corners=True)
+
+
+def refine(boxes: np.ndarray, offsets: torch.Tensor) -> np.ndarray:
+    side = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1] * 2, 1)
+    return boxes + offsets.numpy() * side
+
+
+def keep_best(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression at IoU ``threshold``."""
+    if not len(boxes):
+        return np.zeros(0, np.int64)
+    return nms(torch.from_numpy(boxes).float(), torch.from_numpy(scores).float(), threshold).numpy()
+
+
+def keep_best_min(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Greedy suppression by overlap over the smaller box's area (a face inside a larger one goes)."""
+    order, kept = list(np.argsort(-scores, kind="stable")), []
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    while order:
+        i = order.pop(0)
+        kept.append(i)
+        rest = np.array(order, np.int64)
+        if not len(rest):
+            break
+        iw = np.clip(
+            np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None
+        )
+        ih = np.clip(
+            np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None
+        )
+        order = list(rest[iw * ih / np.minimum(area[i], area[rest]) <= threshold])
+    return np.array(kept, np.int64)
+
+
+class MTCNNDetector:
+    """Faces and landmarks of an image with the three-stage cascade.
+
+    ``min_size`` is the smallest face side as a fraction of the frame's shorter side; frames are
+    scaled to ``max_side`` first, so the cost does not grow with the photo's resolution.
+    """
+
+    name = "mtcnn"
+    thresholds = (0.6, 0.7)  # P-Net and R-Net probabilities that pass a window on (the package's)
+
+    def __init__(self, min_confidence: float = 0.9, min_size: float = 0.08, max_side: int = 480):
+        self.min_confidence = min_confidence  # O-Net probability a face must reach
+        self.min_size = min_size
+        self.max_side = max_side
+        self.pnet, self.rnet, self.onet = networks()
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces of a grey or BGR uint8 image, largest first, in its pixels."""
+        scale = min(1.0, self.max_side / max(image.shape[:2]))
+        small = (
+            cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        )
+        rgb = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB if small.ndim == 2 else cv2.COLOR_BGR2RGB)
+        with torch.inference_mode():
+            boxes, points, scores = self.cascade((rgb.astype(np.float32) - 127.5) / 128)
+        h, w = small.shape[:2]
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w - 1)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h - 1)
+        faces = [
+            Face(np.array([b[0], b[1], b[2] - b[0], b[3] - b[1]]) / scale, float(s), p / scale)
+            for b, p, s in zip(boxes, points, scores)
+        ]
+        return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
+
+    def cascade(self, normalised: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (K, 4) as x0, y0, x1, y1, landmarks (K, 5, 2) and probabilities (K,)."""
+        h, w = normalised.shape[:2]
+        image = torch.from_numpy(normalised).permute(2, 0, 1)[None]
+        boxes = self.propose(normalised, min(h, w))
+        for net, size, threshold, nms_threshold in (
+            (self.rnet, 24, self.thresholds[1], 0.7),
+            (self.onet, 48, self.min_confidence, 0.7),
+        ):
+            if not len(boxes):
+                return np.zeros((0, 4)), np.zeros((0, 5, 2)), np.zeros(0)
+            offsets, points, scores = net(patches(image, boxes, size))
+            scores = scores.numpy()
+            if points is not None:  # O-Net: landmarks as fractions of the box it was given
+                side = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], 1)
+                points = (
+                    points.numpy().reshape(-1, 2, 5).transpose(0, 2, 1) * side[:, None]
+                    + boxes[:, None, :2]
+                    - 1
+                )
+            boxes = refine(boxes, offsets)
+            passed = scores > threshold
+            boxes, scores = boxes[passed], scores[passed]
+            if points is None:
+                kept = keep_best(boxes, scores, nms_threshold)
+                boxes = to_square(boxes[kept])
+            else:
+                points = points[passed]
+                kept = keep_best_min(boxes, scores, nms_threshold)
+                return boxes[kept], points[kept], scores[kept]
+        raise AssertionError("unreachable: O-Net returns")
+
+    def propose(self, normalised: np.ndarray, short_side: int) -> np.ndarray:
+        """P-Net's square candidate boxes over the pyramid."""
+        h, w = normalised.shape[:2]
+        found = []
+        for scale in pyramid(short_side, max(12.0, self.min_size * short_side)):
+            resized = cv2.resize(normalised, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+            offsets, prob = self.pnet(torch.from_numpy(resized).permute(2, 0, 1)[None])
+            ys, xs = np.nonzero(prob[0].numpy() > self.thresholds[0])
+            if not len(ys):
+                continue
+            reg = offsets[0].numpy()[:, ys, xs].T
+            cells = np.stack([xs * 2, ys * 2, xs * 2 + 12, ys * 2 + 12], 1).astype(np.float64)
+            boxes = (cells + reg * 12) / scale
+            scores = prob[0].numpy()[ys, xs]
+            kept = keep_best(boxes, scores, 0.5)
+            found.append(np.concatenate([boxes[kept], scores[kept, None]], 1))
+        if not found:
+            return np.zeros((0, 4))
+        found = np.concatenate(found)
+        return to_square(found[keep_best(found[:, :4], found[:, 4], 0.7), :4])
