@@ -127,3 +127,16 @@ def test_smoothing_averages_a_track_over_its_window():
     assert np.allclose(smooth(0, [0.0, 1.0]), [0.5, 0.5])
     assert np.allclose(smooth(0, [0.0, 1.0]), [0, 1])  # the oldest frame has left the window
     assert np.allclose(smooth(1, [0.2, 0.8]), [0.2, 0.8])  # each track on its own
+
+
+def test_suppression_keeps_the_best_of_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [2, 2, 6, 6]], float)
+    scores = np.array([0.9, 0.95, 0.8, 0.7])
+    assert mtcnn.keep_best(boxes, scores, 0.5).tolist() == [1, 2, 3]  # box 0 overlaps box 1 at IoU 0.68
+    assert mtcnn.keep_best(boxes, scores, 0.5, over="min").tolist() == [1, 2]  # box 3 lies inside box 1
+
+
+def test_a_frame_without_a_face_gives_no_face():
+    wall = np.random.default_rng(0).integers(90, 110, (480, 640), dtype=np.uint8)
+    assert build_detector(asdict(FacesConfig())).detect(wall) == []
+    assert build_detector(asdict(FacesConfig(detector="haar"))).detect(wall) == []

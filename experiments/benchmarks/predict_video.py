@@ -57,14 +57,21 @@ def default_checkpoint(folder: Path) -> Path:
     return Path(train(cfg)["run_dir"]) / "checkpoints" / "best.ckpt"
 
 
-def pipeline_fps(model_path: Path, video: Path, out: Path, every: int) -> dict:
+def pipeline_fps(model_path: Path, video: Path, out: Path, every: int, overrides: list[str] = ()) -> dict:
     from fer.predict import predict
     from tests.conftest import compose_config
 
     return predict(
         compose_config(
             "predict",
-            [f"ckpt={model_path}", f"input={video}", f"output={out}", "print=false", f"every={every}"],
+            [
+                f"ckpt={model_path}",
+                f"input={video}",
+                f"output={out}",
+                "print=false",
+                f"every={every}",
+                *overrides,
+            ],
             out,
         )
     )

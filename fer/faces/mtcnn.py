@@ -4,7 +4,9 @@ and five landmarks (the eyes, the nose tip, the mouth corners).
 The weights are those of the ``mtcnn`` package (MIT licence), which ships them inside its
 wheel as Keras layer lists (``mtcnn/assets/weights/{pnet,rnet,onet}.lz4``). They are read
 from the installed files without importing that package (its import needs TensorFlow) and
-put into the PyTorch networks below: nothing is downloaded. The cascade follows that
+put into the PyTorch networks below: nothing is downloaded. The networks then run in ONNX
+Runtime, which executes such small convolutions three to four times faster than eager PyTorch
+on two CPU cores. The cascade follows that
 package's stages: proposals from a fully convolutional P-Net over an image pyramid, refined
 by R-Net on 24x24 patches and by O-Net on 48x48 patches, which also places the landmarks.
 """
@@ -12,15 +14,14 @@ by R-Net on 24x24 patches and by O-Net on 48x48 patches, which also places the l
 from __future__ import annotations
 
 import importlib.metadata
+import io
 from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import nms
 
 from fer.faces.box import Face
 
@@ -127,6 +128,33 @@ def networks() -> tuple[PNet, Refine, Refine]:
     )
 
 
+class Session:
+    """One network exported to ONNX in memory and run by ONNX Runtime: numpy in, numpy out."""
+
+    def __init__(self, net: nn.Module, example: tuple[int, ...], dynamic: dict[int, str]):
+        import onnxruntime as ort
+
+        buffer = io.BytesIO()
+        torch.onnx.export(
+            net, (torch.zeros(example),), buffer, input_names=["x"], dynamic_axes={"x": dynamic},
+            opset_version=17, dynamo=False,
+        )  # fmt: skip
+        self.session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(None, {"x": np.ascontiguousarray(x, np.float32)})
+
+
+@lru_cache(maxsize=1)
+def sessions() -> tuple[Session, Session, Session]:
+    pnet, r, o = networks()
+    return (
+        Session(pnet, (1, 3, 24, 24), {2: "height", 3: "width"}),
+        Session(r, (2, 3, 24, 24), {0: "faces"}),
+        Session(o, (2, 3, 48, 48), {0: "faces"}),
+    )
+
+
 def pyramid(short_side: int, min_face: float, factor: float = 0.709, cell: int = 12) -> list[float]:
     """Scales at which P-Net's 12-pixel window covers faces from ``min_face`` pixels up to the image."""
     scales, scale = [], cell / min_face
@@ -143,46 +171,51 @@ def to_square(boxes: np.ndarray) -> np.ndarray:
     return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], 1)
 
 
-def patches(image: torch.Tensor, boxes: np.ndarray, size: int) -> torch.Tensor:
-    """Bilinear ``size`` x ``size`` crops of ``image`` (1, 3, H, W) at ``boxes``, zeros outside it."""
-    h, w = image.shape[-2:]
-    steps = torch.linspace(0, 1, size)
-    b = torch.from_numpy(boxes).float()
-    xs = b[:, 0:1] / w + steps * (b[:, 2:3] - b[:, 0:1]) / w  # tf.image.crop_and_resize's sampling
-    ys = b[:, 1:2] / h + steps * (b[:, 3:4] - b[:, 1:2]) / h
-    grid = torch.stack([xs[:, None, :].expand(-1, size, -1), ys[:, :, None].expand(-1, -1, size)], -1) * 2 - 1
-    return F.grid_sample(image.expand(len(b), -1, -1, -1), grid, align_corners=True)
+def normalise(image: np.ndarray) -> np.ndarray:
+    """uint8 pixels to the networks' range, [-1, 1]."""
+    return (image.astype(np.float32) - 127.5) / 128
 
 
-def refine(boxes: np.ndarray, offsets: torch.Tensor) -> np.ndarray:
+def network_input(normalised: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) or (H, W, C) images scaled to [-1, 1] as the networks' (N, 3, H, W); grey repeated."""
+    x = normalised if normalised.ndim == 4 else normalised[None]
+    x = x.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(np.repeat(x, 3, 1) if x.shape[1] == 1 else x)
+
+
+def patches(normalised: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear ``size`` x ``size`` crops at ``boxes`` (corner pixels on the box corners, zeros outside)."""
+    out = np.empty((len(boxes), size, size, normalised.shape[2]), np.float32)
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
+        to_source = np.array([[(x1 - x0) / (size - 1), 0, x0], [0, (y1 - y0) / (size - 1), y0]])
+        warped = cv2.warpAffine(
+            normalised, to_source, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        )  # fmt: skip
+        out[k] = warped.reshape(size, size, -1)
+    return network_input(out)
+
+
+def refine(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     side = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1] * 2, 1)
-    return boxes + offsets.numpy() * side
+    return boxes + offsets * side
 
 
-def keep_best(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression at IoU ``threshold``."""
-    if not len(boxes):
-        return np.zeros(0, np.int64)
-    return nms(torch.from_numpy(boxes).float(), torch.from_numpy(scores).float(), threshold).numpy()
+def keep_best(boxes: np.ndarray, scores: np.ndarray, threshold: float, over: str = "union") -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression: a box goes when its overlap with a better
+    one, over their union (IoU) or over the smaller box's area (``over="min"``), exceeds ``threshold``.
 
-
-def keep_best_min(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Greedy suppression by overlap over the smaller box's area (a face inside a larger one goes)."""
-    order, kept = list(np.argsort(-scores, kind="stable")), []
+    In numpy, so that the cascade calls nothing of torch between its ONNX Runtime calls.
+    """
+    order, kept = np.argsort(-scores, kind="stable"), []
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    while order:
-        i = order.pop(0)
+    while len(order):
+        i, rest = order[0], order[1:]
         kept.append(i)
-        rest = np.array(order, np.int64)
-        if not len(rest):
-            break
-        iw = np.clip(
-            np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None
-        )
-        ih = np.clip(
-            np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None
-        )
-        order = list(rest[iw * ih / np.minimum(area[i], area[rest]) <= threshold])
+        low, high = np.maximum(boxes[i, :2], boxes[rest, :2]), np.minimum(boxes[i, 2:], boxes[rest, 2:])
+        inter = np.prod(np.clip(high - low, 0, None), 1)
+        base = np.minimum(area[i], area[rest]) if over == "min" else area[i] + area[rest] - inter
+        order = rest[inter / np.maximum(base, 1e-12) <= threshold]
     return np.array(kept, np.int64)
 
 
@@ -200,7 +233,7 @@ class MTCNNDetector:
         self.min_confidence = min_confidence  # O-Net probability a face must reach
         self.min_size = min_size
         self.max_side = max_side
-        self.pnet, self.rnet, self.onet = networks()
+        self.pnet, self.rnet, self.onet = sessions()
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces of a grey or BGR uint8 image, largest first, in its pixels."""
@@ -208,9 +241,8 @@ class MTCNNDetector:
         small = (
             cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
         )
-        rgb = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB if small.ndim == 2 else cv2.COLOR_BGR2RGB)
-        with torch.inference_mode():
-            boxes, points, scores = self.cascade((rgb.astype(np.float32) - 127.5) / 128)
+        small = small[..., None] if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        boxes, points, scores = self.cascade(small)
         h, w = small.shape[:2]
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w - 1)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h - 1)
@@ -220,26 +252,22 @@ class MTCNNDetector:
         ]
         return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
 
-    def cascade(self, normalised: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Boxes (K, 4) as x0, y0, x1, y1, landmarks (K, 5, 2) and probabilities (K,)."""
-        h, w = normalised.shape[:2]
-        image = torch.from_numpy(normalised).permute(2, 0, 1)[None]
-        boxes = self.propose(normalised, min(h, w))
+    def cascade(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (K, 4) as x0, y0, x1, y1, landmarks (K, 5, 2) and probabilities (K,) of a uint8
+        (H, W, 1) grey or (H, W, 3) RGB image."""
+        boxes = self.propose(image)
+        normalised = normalise(image)
         for net, size, threshold, nms_threshold in (
             (self.rnet, 24, self.thresholds[1], 0.7),
             (self.onet, 48, self.min_confidence, 0.7),
         ):
             if not len(boxes):
                 return np.zeros((0, 4)), np.zeros((0, 5, 2)), np.zeros(0)
-            offsets, points, scores = net(patches(image, boxes, size))
-            scores = scores.numpy()
+            outputs = net(patches(normalised, boxes, size))
+            offsets, points, scores = outputs if len(outputs) == 3 else (outputs[0], None, outputs[1])
             if points is not None:  # O-Net: landmarks as fractions of the box it was given
                 side = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], 1)
-                points = (
-                    points.numpy().reshape(-1, 2, 5).transpose(0, 2, 1) * side[:, None]
-                    + boxes[:, None, :2]
-                    - 1
-                )
+                points = points.reshape(-1, 2, 5).transpose(0, 2, 1) * side[:, None] + boxes[:, None, :2] - 1
             boxes = refine(boxes, offsets)
             passed = scores > threshold
             boxes, scores = boxes[passed], scores[passed]
@@ -248,24 +276,25 @@ class MTCNNDetector:
                 boxes = to_square(boxes[kept])
             else:
                 points = points[passed]
-                kept = keep_best_min(boxes, scores, nms_threshold)
+                kept = keep_best(boxes, scores, nms_threshold, over="min")
                 return boxes[kept], points[kept], scores[kept]
         raise AssertionError("unreachable: O-Net returns")
 
-    def propose(self, normalised: np.ndarray, short_side: int) -> np.ndarray:
+    def propose(self, image: np.ndarray) -> np.ndarray:
         """P-Net's square candidate boxes over the pyramid."""
-        h, w = normalised.shape[:2]
-        found = []
-        for scale in pyramid(short_side, max(12.0, self.min_size * short_side)):
-            resized = cv2.resize(normalised, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
-            offsets, prob = self.pnet(torch.from_numpy(resized).permute(2, 0, 1)[None])
-            ys, xs = np.nonzero(prob[0].numpy() > self.thresholds[0])
+        h, w = image.shape[:2]
+        found, level = [], image
+        for scale in pyramid(min(h, w), max(12.0, self.min_size * min(h, w))):
+            # each level shrunk from the one before: area averaging over fewer pixels
+            level = cv2.resize(level, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+            offsets, prob = self.pnet(network_input(normalise(level.reshape(*level.shape[:2], -1))))
+            ys, xs = np.nonzero(prob[0] > self.thresholds[0])
             if not len(ys):
                 continue
-            reg = offsets[0].numpy()[:, ys, xs].T
+            reg = offsets[0][:, ys, xs].T
             cells = np.stack([xs * 2, ys * 2, xs * 2 + 12, ys * 2 + 12], 1).astype(np.float64)
             boxes = (cells + reg * 12) / scale
-            scores = prob[0].numpy()[ys, xs]
+            scores = prob[0][ys, xs]
             kept = keep_best(boxes, scores, 0.5)
             found.append(np.concatenate([boxes[kept], scores[kept, None]], 1))
         if not found:
