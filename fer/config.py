@@ -304,6 +304,7 @@ class PredictConfig:
     faces: FacesConfig = field(default_factory=FacesConfig)  # detector and alignment (as for datasets)
     face_margin: Optional[float] = None  # box crops: growth per edge (null = the training data's)
     smooth: int = 1  # video: each tracked face's probabilities averaged over its last N frames (1 = off)
+    search_every: int = 1  # video, cnn: whole-frame search every N frames, between them only around the faces
     print: bool = True  # also print each JSON line to stdout
     paths: PathsConfig = MISSING  # log folder
 

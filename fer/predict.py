@@ -89,7 +89,7 @@ def predict(cfg: DictConfig) -> dict:
         log.warning(
             "the model's training faces were cropped with %s; predicting with %s", trained_with, cfg.faces
         )
-    predictor = Predictor(model, cfg.faces, margin, cfg.smooth)
+    predictor = Predictor(model, cfg.faces, margin, cfg.smooth, cfg.search_every)
     out_dir = Path(cfg.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines_path = out_dir / "predictions.jsonl"

@@ -125,35 +125,54 @@ class Predictor:
 
     In a video, faces are tracked from frame to frame (``track`` in each result) and, with
     ``smooth`` > 1, each track's probabilities are averaged over its last ``smooth`` frames.
+    With ``search_every`` > 1 the CNN detector searches the whole frame only on every
+    ``search_every``-th classified frame (and whenever no face is being followed); on the
+    others it looks again only where the faces were (:meth:`MTCNNDetector.detect`'s ``around``).
     """
 
-    def __init__(self, model, faces: Mapping, margin: float, smooth: int = 1):
+    def __init__(self, model, faces: Mapping, margin: float, smooth: int = 1, search_every: int = 1):
         self.model = model
         self.faces_cfg = dict(faces)  # a FacesConfig section
         self.detector = build_detector(self.faces_cfg)
         self.margin = margin
         self.smooth = smooth
+        self.search_every = search_every if getattr(self.detector, "follows", False) else 1
         self.resize = eval_transform(model.input_size, model.image_size)
-        self._source: str | None = None  # the video being tracked
-        self._tracker, self._smoother = Tracker(), Smoother(smooth)
+        self.video(None)
 
-    def faces(self, frame: Frame) -> tuple[list[Face], list[np.ndarray]]:
-        """The frame's faces, and each as the model's uint8 input."""
+    def video(self, source: str | None) -> None:
+        """Start following the faces of another video."""
+        self._source, self._tracker, self._smoother = source, Tracker(), Smoother(self.smooth)
+        self._seen = 0  # frames of this video classified so far
+        self._last: list[np.ndarray] = []  # the face boxes of its previous frame
+        self._since_search = 0  # frames since the last full search
+
+    def faces(
+        self, frame: Frame, around: list[np.ndarray] | None = None
+    ) -> tuple[list[Face], list[np.ndarray]]:
+        """The frame's faces (all of them, or those ``around`` earlier boxes), each as the model's input."""
         grey = frame.image if frame.image.ndim == 2 else cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
-        found = self.detector.detect(grey)  # as the datasets detect: the same faces, the same crops
+        # detected on grey, as the datasets detect: the same faces, the same crops
+        found = self.detector.detect(grey) if around is None else self.detector.detect(grey, around)
         crops = []
         for face in found:
             crop = face_crop(grey, face, self.model.image_size, self.margin, self.faces_cfg["align"])
             crops.append(crop if self.resize is None else self.resize(image=crop)["image"])
         return found, crops
 
-    def tracks(self, frame: Frame, found: list[Face]) -> list[int | None]:
-        """Track ids of a video frame's faces; None for a photo's."""
+    def frame_faces(self, frame: Frame) -> tuple[list[Face], list[int | None], list[np.ndarray]]:
+        """A frame's faces, their track ids (None in a photo) and crops."""
         if frame.fps is None and frame.source != "webcam":
-            return [None] * len(found)
+            found, crops = self.faces(frame)
+            return found, [None] * len(found), crops
         if frame.source != self._source:
-            self._source, self._tracker, self._smoother = frame.source, Tracker(), Smoother(self.smooth)
-        return self._tracker.update([f.box for f in found], frame.index)
+            self.video(frame.source)
+        follow = bool(self._last) and self._since_search + 1 < self.search_every
+        found, crops = self.faces(frame, self._last if follow else None)
+        self._since_search = self._since_search + 1 if follow else 0
+        self._last = [f.box for f in found]
+        self._seen += 1
+        return found, self._tracker.update(self._last, self._seen), crops
 
     def run(
         self, source: str, every: int, batch_size: int, tally: Tally
@@ -163,10 +182,10 @@ class Predictor:
         queued = 0
         for frame in frames(source, every, tally):
             tally.frames += 1
-            found, crops = self.faces(frame)
+            found, tracks, crops = self.frame_faces(frame)
             if not found:
                 tally.without_face += 1
-            pending.append((frame, found, self.tracks(frame, found), crops))
+            pending.append((frame, found, tracks, crops))
             queued += len(crops)
             if queued >= batch_size:
                 yield from self._flush(pending, tally)

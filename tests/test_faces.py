@@ -140,3 +140,49 @@ def test_a_frame_without_a_face_gives_no_face():
     wall = np.random.default_rng(0).integers(90, 110, (480, 640), dtype=np.uint8)
     assert build_detector(asdict(FacesConfig())).detect(wall) == []
     assert build_detector(asdict(FacesConfig(detector="haar"))).detect(wall) == []
+
+
+def test_the_grey_networks_equal_the_colour_ones_on_grey_input():
+    import torch
+
+    grey = torch.rand(3, 1, 48, 48) * 2 - 1
+    for net in mtcnn.networks():
+        size = 48 if net is mtcnn.networks()[2] else 24
+        x = grey[:, :, :size, :size]
+        with torch.no_grad():
+            for a, b in zip(net(x.expand(-1, 3, -1, -1)), mtcnn.for_grey(net)(x)):
+                assert a is None and b is None or torch.allclose(a, b, atol=1e-5)
+
+
+def test_between_searches_a_video_follows_its_faces_where_they_were():
+    from fer.frames import Frame
+    from fer.runtime import Predictor
+
+    class Model:
+        image_size, input_size, classes = 48, 48, ["happy"]
+
+    photo = kdef("AM19HAS.jpg")
+    newcomer = cv2.resize(kdef("AF01ANS.jpg"), (192, 240))
+    frames = []
+    for i in range(7):
+        frame = np.full((480, 640), 60, np.uint8)
+        frame[100:420, 40 + 12 * i : 296 + 12 * i] = photo  # moves right
+        if i >= 4:
+            frame[120:360, 420:612] = newcomer  # enters at frame 4
+        frames.append(Frame("clip.avi", i, frame, fps=25.0))
+    searching = Predictor(Model(), asdict(FacesConfig()), 0.15)
+    following = Predictor(Model(), asdict(FacesConfig()), 0.15, search_every=3)
+    calls = []
+    detect = following.detector.detect
+    following.detector.detect = lambda image, around=None: (
+        calls.append(around is None) or detect(image, around)
+    )
+    for frame in frames:
+        full, tracks_full, _ = searching.frame_faces(frame)
+        found, tracks, crops = following.frame_faces(frame)
+        if frame.index in (4, 5):  # the newcomer waits for the next search, at frame 6
+            assert len(found) == 1 and len(full) == 2 and iou(found[0].box, full[0].box)[0, 0] > 0.8
+            continue
+        assert len(found) == len(full) and len(crops) == len(found) and tracks == tracks_full
+        assert all(iou(a.box, b.box)[0, 0] > 0.8 for a, b in zip(found, full))
+    assert calls == [True, False, False, True, False, False, True]

@@ -205,10 +205,12 @@ def video_fps(ckpt: Path | None, frames: int) -> None:
             ("haar", "pytorch", ["faces.detector=haar"]),
             ("cnn, box crop", "pytorch", ["faces.detector=cnn", "faces.align=false"]),
             ("cnn, aligned", "pytorch", ["faces.detector=cnn", "faces.align=true"]),
+            ("cnn, aligned, search_every=3", "pytorch", ["faces.detector=cnn", "search_every=3"]),
             ("haar", "onnxruntime", ["faces.detector=haar"]),
             ("cnn, aligned", "onnxruntime", ["faces.detector=cnn", "faces.align=true"]),
+            ("cnn, aligned, search_every=3", "onnxruntime", ["faces.detector=cnn", "search_every=3"]),
         ):
-            out = tmp / f"{runtime}_{name.replace(', ', '_')}"
+            out = tmp / f"{runtime}_{name.replace(', ', '_').replace('=', '')}"
             summary = pipeline_fps(models[runtime], video, out, 1, overrides)
             fps, faces, missed = (
                 summary["frames_per_second"],
@@ -216,7 +218,7 @@ def video_fps(ckpt: Path | None, frames: int) -> None:
                 summary["frames_without_face"],
             )
             print(
-                f"predict {name:13s} {runtime:11s} {fps:5.1f} frames/s ({summary['frames']} frames 640x480, "
+                f"predict {name:28s} {runtime:11s} {fps:5.1f} frames/s ({summary['frames']} frames 640x480, "
                 f"{faces} faces classified, {missed} frames without a face)"
             )
 

@@ -23,6 +23,7 @@ class HaarDetector:
     max_side: int = 480  # frames are scaled down to this longer side before detection
 
     name = "haar"
+    follows = False  # searches every frame whole
 
     def __post_init__(self) -> None:
         path = Path(self.cascade) if Path(self.cascade).is_file() else CASCADES / self.cascade
