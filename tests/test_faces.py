@@ -186,3 +186,12 @@ def test_between_searches_a_video_follows_its_faces_where_they_were():
         assert len(found) == len(full) and len(crops) == len(found) and tracks == tracks_full
         assert all(iou(a.box, b.box)[0, 0] > 0.8 for a, b in zip(found, full))
     assert calls == [True, False, False, True, False, False, True]
+
+
+def test_detectors_start_in_several_threads_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    mtcnn.built_sessions.cache_clear()  # the first use, as a dataset's decoding threads make it
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda _: len(build_detector(asdict(FacesConfig())).detect(kdef())), range(4)))
+    assert found == [1, 1, 1, 1]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib.metadata
 import io
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -159,8 +160,16 @@ class Session:
         return self.session.run(None, {"x": np.ascontiguousarray(x, np.float32)})
 
 
-@lru_cache(maxsize=1)
+_BUILDING = threading.Lock()  # datasets detect in several threads; torch exports one model at a time
+
+
 def sessions() -> tuple[Session, Session, Session]:
+    with _BUILDING:
+        return built_sessions()
+
+
+@lru_cache(maxsize=1)
+def built_sessions() -> tuple[Session, Session, Session]:
     pnet, r, o = (for_grey(net) for net in networks())
     return (
         Session(pnet, (1, 1, 24, 24), {2: "height", 3: "width"}),
