@@ -154,7 +154,10 @@ class Session:
             net, (torch.zeros(example),), buffer, input_names=["x"], dynamic_axes={"x": dynamic},
             opset_version=17, dynamo=False,
         )  # fmt: skip
-        self.session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()
+        # no busy-waiting between calls: spinning threads take the cores from decoding and the classifier
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         return self.session.run(None, {"x": np.ascontiguousarray(x, np.float32)})
