@@ -26,10 +26,10 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.conftest composes configs as the entry points do
 
-PIPELINES = {  # name -> data.faces overrides
-    "haar box": ["data.faces.detector=haar"],
-    "cnn box": ["data.faces.detector=cnn", "data.faces.align=false"],
-    "cnn aligned": ["data.faces.detector=cnn", "data.faces.align=true"],
+PIPELINES = {  # name -> data.faces settings that differ from FacesConfig's defaults
+    "haar box": {"detector": "haar"},
+    "cnn box": {"detector": "cnn", "align": False},
+    "cnn aligned": {"detector": "cnn", "align": True},
 }
 
 
@@ -55,10 +55,11 @@ def tilt(source: Path, target: Path, seed: int) -> list[float]:
     return angles
 
 
-def score(ckpt: Path, root: Path, overrides: list[str], out: Path) -> dict:
+def score(ckpt: Path, root: Path, faces: dict, out: Path) -> dict:
     from fer.eval import evaluate
     from tests.conftest import compose_config
 
+    overrides = [f"data.faces.{key}={str(value).lower()}" for key, value in faces.items()]
     cfg = compose_config(
         "eval",
         [f"ckpt={ckpt}", "data=kdef", f"data.root={root}", "split=all", "logger=none", "paths.cache_dir=null",
@@ -68,16 +69,14 @@ def score(ckpt: Path, root: Path, overrides: list[str], out: Path) -> dict:
     return evaluate(cfg)
 
 
-def faces_found(root: Path, overrides: list[str]) -> int:
+def faces_found(root: Path, faces: dict) -> int:
     """Photos of ``root`` where the pipeline finds a face (the others are cropped to the central square)."""
     from dataclasses import asdict
 
     from fer.config import FacesConfig
     from fer.faces.cropper import FaceCropper
 
-    faces = asdict(FacesConfig()) | {k.split(".")[-1]: v for k, v in (o.split("=") for o in overrides)}
-    faces["align"] = faces["align"] in (True, "true")
-    cropper = FaceCropper(48, 0.15, faces)
+    cropper = FaceCropper(48, 0.15, asdict(FacesConfig()) | faces)
     return sum(cropper(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE))[1] for p in sorted(root.glob("*.jpg")))
 
 
@@ -93,9 +92,9 @@ def main() -> None:
         print(f"{len(angles)} KDEF photos; tilted set: mean |angle| {np.mean(np.abs(angles)):.1f} degrees")
         rows = []
         for set_name, root in (("upright", args.kdef), ("tilted", tmp / "tilted")):
-            for name, overrides in PIPELINES.items():
-                m = score(args.ckpt, root, overrides, tmp / f"{set_name}_{name.replace(' ', '_')}")
-                rows.append((set_name, name, m, faces_found(root, overrides)))
+            for name, faces in PIPELINES.items():
+                m = score(args.ckpt, root, faces, tmp / f"{set_name}_{name.replace(' ', '_')}")
+                rows.append((set_name, name, m, faces_found(root, faces)))
         print(f"| set | crop | accuracy | macro-F1 | faces found (of {len(angles)}) |")
         print("|---|---|---|---|---|")
         for set_name, name, m, found in rows:

@@ -25,6 +25,7 @@ from fer.faces.cropper import face_crop
 from fer.faces.detector import build_detector
 from fer.faces.track import Smoother, Tracker
 from fer.frames import Frame, Tally, frames
+from fer.onnx_session import cpu_session
 
 METADATA_KEY = "fer"  # ONNX metadata_props key holding the preprocessing as JSON
 
@@ -79,13 +80,8 @@ def check_metadata(text: str, inputs: list, outputs: list, path: str | Path) -> 
 
 class OnnxModel:
     def __init__(self, path: str | Path, threads: int = 0):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = cpu_session(str(path), threads)
         except Exception as err:  # onnxruntime raises its own types for files that are not models
             raise ValueError(f"{path}: not a readable ONNX model ({err})") from err
         props = self.session.get_modelmeta().custom_metadata_map

@@ -10,7 +10,7 @@ from torch import nn
 
 from fer.config import FacesConfig
 from fer.faces import mtcnn
-from fer.faces.align import TEMPLATE, aligned_crop, eye_angle, similarity
+from fer.faces.align import TEMPLATE, aligned_crop, similarity
 from fer.faces.box import iou
 from fer.faces.cropper import FaceCropper, face_crop
 from fer.faces.detector import build_detector
@@ -20,6 +20,12 @@ from tests.conftest import shared_data
 
 def kdef(name: str = "AF01ANS.jpg", flags: int = cv2.IMREAD_GRAYSCALE) -> np.ndarray:
     return cv2.imread(str(shared_data("kdef_sample") / name), flags)
+
+
+def eye_angle(landmarks: np.ndarray) -> float:
+    """The eye line's angle to the horizontal, in degrees (positive: the right-hand eye is lower)."""
+    (x0, y0), (x1, y1) = landmarks[0], landmarks[1]
+    return float(np.degrees(np.arctan2(y1 - y0, x1 - x0)))
 
 
 def rotated(image: np.ndarray, degrees: float) -> np.ndarray:

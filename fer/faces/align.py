@@ -44,9 +44,3 @@ def aligned_crop(image: np.ndarray, landmarks: np.ndarray, size: int) -> np.ndar
         image, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     return warped if side == size else cv2.resize(warped, (size, size), interpolation=cv2.INTER_AREA)
-
-
-def eye_angle(landmarks: np.ndarray) -> float:
-    """The eye line's angle to the horizontal, in degrees (positive: the right-hand eye is lower)."""
-    (x0, y0), (x1, y1) = landmarks[0], landmarks[1]
-    return float(np.degrees(np.arctan2(y1 - y0, x1 - x0)))

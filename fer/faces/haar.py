@@ -22,7 +22,6 @@ class HaarDetector:
     min_size: float = 0.08  # smallest face side, as a fraction of the frame's shorter side
     max_side: int = 480  # frames are scaled down to this longer side before detection
 
-    name = "haar"
     follows = False  # searches every frame whole
 
     def __post_init__(self) -> None:

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from fer.faces.box import Face
+from fer.onnx_session import cpu_session
 
 WEIGHTS_PACKAGE = "mtcnn"  # the PyPI distribution whose wheel holds the weights
 
@@ -147,17 +148,12 @@ class Session:
     """One network exported to ONNX in memory and run by ONNX Runtime: numpy in, numpy out."""
 
     def __init__(self, net: nn.Module, example: tuple[int, ...], dynamic: dict[int, str]):
-        import onnxruntime as ort
-
         buffer = io.BytesIO()
         torch.onnx.export(
             net, (torch.zeros(example),), buffer, input_names=["x"], dynamic_axes={"x": dynamic},
             opset_version=17, dynamo=False,
         )  # fmt: skip
-        options = ort.SessionOptions()
-        # no busy-waiting between calls: spinning threads take the cores from decoding and the classifier
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(buffer.getvalue())
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         return self.session.run(None, {"x": np.ascontiguousarray(x, np.float32)})
@@ -245,7 +241,6 @@ class MTCNNDetector:
     scaled to ``max_side`` first, so the cost does not grow with the photo's resolution.
     """
 
-    name = "mtcnn"
     follows = True  # can look again only around known faces (detect's ``around``)
     thresholds = (0.6, 0.7)  # P-Net and R-Net probabilities that pass a window on (the package's)
 
