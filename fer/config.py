@@ -46,6 +46,7 @@ class DataConfig:
     fold: int = 0  # which fold (or, for loso, which subject) is the test split
     val_fraction: float = 0.1  # share of train (or of the training subjects) held out for validation
     test_fraction: float = 0.2  # share held out for test where the source has no split at all
+    split_seed: Optional[int] = None  # seeds the splits (null = the run seed); fixed: seeds vary, folds stay
     strict: bool = False  # true = stop at the first bad item; false = skip it and list it in the report
     # true = drop constant images, conflicting-label duplicate groups and duplicate copies
     clean: bool = False

@@ -183,6 +183,24 @@ def test_ckplus48_protocols_never_share_a_subject(tmp_path, protocol):
         assert set(dm.data["test"].subjects) == {"S102"}
 
 
+def test_split_seed_keeps_the_folds_while_the_run_seed_varies(tmp_path):
+    write_ckplus48(tmp_path / "ck")
+
+    def test_subjects(seed: int, split_seed: int | None) -> list[set]:
+        folds = []
+        for fold in range(3):
+            dm = CKPlusDataModule(
+                root=str(tmp_path / "ck"), protocol="kfold", num_folds=3, fold=fold, seed=seed,
+                split_seed=split_seed,
+            )  # fmt: skip
+            dm.setup()
+            folds.append(set(dm.data["test"].subjects))
+        return folds
+
+    assert test_subjects(1, 7) == test_subjects(2, 7) == test_subjects(7, None)
+    assert test_subjects(1, None) != test_subjects(2, None)  # without it, the seed draws the folds
+
+
 def test_fer_data_cli_prints_the_report(tmp_path):
     write_ckplus48(tmp_path / "ck")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -1,5 +1,6 @@
 """fer.ensemble: members of different backbones and input sizes, averaged on the same images."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from fer.train import train
 from tests.conftest import compose_config
 
 COMMON = ["debug=fast", "logger=none", "callbacks.progress=plain"]
+ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +51,54 @@ def test_members_must_answer_for_the_same_classes(members, tmp_path):
         ensemble(
             compose_config("ensemble", [f"ckpt=[{ckpts[0]}]", f"output={tmp_path / 'f'}"], tmp_path / "f")
         )
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fold_ensemble_pairs_folds_across_seeds_and_refuses_other_folds(tmp_path):
+    """Two seeds over the same two folds (data.split_seed fixed); a third sweep drawn with other folds."""
+    fold_ensemble = load_script("fold_ensemble")
+    jobs = {
+        "a": (["seed=1", "data.split_seed=7"], 2),
+        "b": (["seed=2", "data.split_seed=7"], 2),
+        "other": (["seed=1"], 1),
+    }
+    for name, (overrides, folds) in jobs.items():
+        for fold in range(folds):
+            job = [
+                *COMMON,
+                "backbone=shallow_cnn",
+                "data.protocol=kfold",
+                "data.num_folds=2",
+                f"data.fold={fold}",
+            ]
+            train(compose_config("train", [*job, *overrides], tmp_path / name / f"fold{fold}"))
+    folds = fold_ensemble.fold_members([tmp_path / "a", tmp_path / "b"])
+    assert list(folds) == [0, 1] and all(len(members) == 2 for members in folds.values())
+    a, b = folds[1]
+    alone = [fold_ensemble.fold_scores([ckpt], ["none", "flip"], seed=0) for ckpt in (a, b)]
+    own = json.loads((tmp_path / "a" / "fold1" / "metrics.json").read_text())["test/acc"]
+    assert alone[0]["ensemble"]["none", "test"] == pytest.approx(own, abs=1e-6)  # the run's own test score
+    pair = fold_ensemble.fold_scores([a, b], ["none", "flip"], seed=0)
+    for key in pair["members"]:
+        assert pair["members"][key] == pytest.approx(
+            (alone[0]["members"][key] + alone[1]["members"][key]) / 2
+        )
+    twice = fold_ensemble.fold_scores([a, a], ["none"], seed=0)
+    assert twice["ensemble"]["none", "test"] == alone[0]["ensemble"]["none", "test"]
+    with pytest.raises(ValueError, match="split differs"):
+        fold_ensemble.fold_scores(
+            [
+                tmp_path / "a" / "fold0" / "checkpoints" / "best.ckpt",
+                tmp_path / "other" / "fold0" / "checkpoints" / "best.ckpt",
+            ],
+            ["none"],
+            seed=0,
+        )
+    with pytest.raises(ValueError, match="one model per sweep"):
+        fold_ensemble.fold_members([tmp_path / "a", tmp_path / "other"])

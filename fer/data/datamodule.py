@@ -81,7 +81,7 @@ class FERDataModule(L.LightningDataModule):
         self.requested_classes = cfg["classes"]
         self.protocol = {
             k: cfg[k] for k in ("protocol", "num_folds", "fold", "val_fraction", "test_fraction")
-        } | {"seed": seed}
+        } | {"seed": seed if cfg["split_seed"] is None else cfg["split_seed"]}
         self.strict = cfg["strict"]
         self.clean = cfg["clean"]
         self.image_size = cfg["image_size"]

@@ -1,0 +1,93 @@
+"""Test-time augmentation and seed ensembles of k-fold multiruns, chosen on the validation folds.
+
+Each sweep folder holds one ``<job>/checkpoints/best.ckpt`` per fold. With several sweeps (the same
+folds trained from other seeds: ``data.split_seed`` fixed, ``seed`` varied), each fold's models
+average their probabilities. Every TTA mode is scored on each fold's validation and test splits
+(rebuilt from the checkpoint); the members of a fold must agree on those splits image for image.
+Prints, per mode, the mean validation accuracy and the mean ± sample std of test accuracy over the
+folds, for the ensemble and for its members one by one; choose by the validation column, report
+that row's test figure.
+
+    python experiments/fold_ensemble.py logs/ckplus_10fold/multiruns/<time> [<time2> ...] [--modes none shift]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from fer.ensemble import member_probabilities  # noqa: E402
+from fer.models.tta import MODES  # noqa: E402
+
+SPLITS = ("val", "test")
+
+
+def fold_members(sweeps: list[Path]) -> dict[int, list[Path]]:
+    """Each fold's checkpoints, one per sweep; a fold some sweep lacks is an error."""
+    members = defaultdict(list)
+    for sweep in sweeps:
+        checkpoints = sorted(sweep.glob("*/checkpoints/best.ckpt"))
+        if not checkpoints:
+            raise FileNotFoundError(f"{sweep}: no <job>/checkpoints/best.ckpt in this folder")
+        for ckpt in checkpoints:
+            hparams = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
+            members[int(hparams["data"]["fold"])].append(ckpt)
+    incomplete = {fold: len(c) for fold, c in members.items() if len(c) != len(sweeps)}
+    if incomplete:
+        raise ValueError(f"folds without one model per sweep (fold: models found): {incomplete}")
+    return dict(sorted(members.items()))
+
+
+def fold_scores(checkpoints: list[Path], modes: list[str], seed: int) -> dict:
+    """Accuracy per mode and split of the fold's ensemble and, averaged, of its members one by one."""
+    scores = {"ensemble": {}, "members": {}}
+    for mode in modes:
+        for split in SPLITS:
+            members, labels = [], None
+            for ckpt in checkpoints:
+                probabilities, y, _ = member_probabilities(str(ckpt), split, None, mode, seed, None)
+                if labels is not None and not np.array_equal(labels, y):
+                    raise ValueError(
+                        f"{ckpt}: {split} split differs from {checkpoints[0]}'s (data.split_seed?)"
+                    )
+                members.append(probabilities)
+                labels = y
+            scores["ensemble"][mode, split] = float((np.mean(members, 0).argmax(1) == labels).mean())
+            scores["members"][mode, split] = float(np.mean([(p.argmax(1) == labels).mean() for p in members]))
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("sweeps", type=Path, nargs="+", help="multirun folders of the same folds")
+    parser.add_argument("--modes", nargs="+", default=["none", "flip", "shift"], choices=MODES)
+    parser.add_argument(
+        "--seed", type=int, default=42, help="the folds' seed, for checkpoints without data.split_seed"
+    )
+    args = parser.parse_args()
+    folds = fold_members(args.sweeps)
+    results = {fold: fold_scores(checkpoints, args.modes, args.seed) for fold, checkpoints in folds.items()}
+    print(f"{len(folds)} folds x {len(args.sweeps)} models: {' '.join(map(str, args.sweeps))}")
+    for mode in args.modes:
+        kinds = {"members": "one model", "ensemble": f"{len(args.sweeps)} averaged"}
+        for kind, name in kinds.items() if len(args.sweeps) > 1 else [("ensemble", "one model")]:
+            val, test = ([100 * r[kind][mode, split] for r in results.values()] for split in SPLITS)
+            print(
+                f"tta={mode:<8} {name:<12} val {statistics.mean(val):.2f}%  "
+                f"test {statistics.mean(test):.2f} ± {statistics.stdev(test):.2f}%  "
+                f"per fold {' '.join(f'{t:.1f}' for t in test)}"
+            )
+
+
+if __name__ == "__main__":
+    main()
