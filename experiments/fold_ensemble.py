@@ -1,12 +1,12 @@
 """Test-time augmentation and seed ensembles of k-fold multiruns, chosen on the validation folds.
 
-Each sweep folder holds one ``<job>/checkpoints/best.ckpt`` per fold. With several sweeps (the same
-folds trained from other seeds: ``data.split_seed`` fixed, ``seed`` varied), each fold's models
-average their probabilities. Every TTA mode is scored on each fold's validation and test splits
-(rebuilt from the checkpoint); the members of a fold must agree on those splits image for image.
-Prints, per mode, the mean validation accuracy and the mean ± sample std of test accuracy over the
-folds, for the ensemble and for its members one by one; choose by the validation column, report
-that row's test figure.
+Each sweep folder holds ``<job>/checkpoints/best.ckpt`` fold models. Where a fold has several (the
+same folds trained from other seeds, in one sweep or several: ``data.split_seed`` fixed, ``seed``
+varied), its models average their probabilities. Every TTA mode is scored on each fold's
+validation and test splits (rebuilt from the checkpoint); the members of a fold must agree on
+those splits image for image. Prints, per mode, the mean validation accuracy and the mean ±
+sample std of test accuracy over the folds, for the ensemble and for its members one by one;
+choose by the validation column, report that row's test figure.
 
     python experiments/fold_ensemble.py logs/ckplus_10fold/multiruns/<time> [<time2> ...] [--modes none shift]
 """
@@ -31,7 +31,7 @@ SPLITS = ("val", "test")
 
 
 def fold_members(sweeps: list[Path]) -> dict[int, list[Path]]:
-    """Each fold's checkpoints, one per sweep; a fold some sweep lacks is an error."""
+    """Each fold's checkpoints, from one sweep or several; every fold must have as many as the others."""
     members = defaultdict(list)
     for sweep in sweeps:
         checkpoints = sorted(sweep.glob("*/checkpoints/best.ckpt"))
@@ -40,9 +40,9 @@ def fold_members(sweeps: list[Path]) -> dict[int, list[Path]]:
         for ckpt in checkpoints:
             hparams = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
             members[int(hparams["data"]["fold"])].append(ckpt)
-    incomplete = {fold: len(c) for fold, c in members.items() if len(c) != len(sweeps)}
-    if incomplete:
-        raise ValueError(f"folds without one model per sweep (fold: models found): {incomplete}")
+    counts = {fold: len(c) for fold, c in sorted(members.items())}
+    if len(set(counts.values())) > 1:
+        raise ValueError(f"the folds have unequal numbers of models (fold: models found): {counts}")
     return dict(sorted(members.items()))
 
 
@@ -77,10 +77,11 @@ def main() -> None:
     args = parser.parse_args()
     folds = fold_members(args.sweeps)
     results = {fold: fold_scores(checkpoints, args.modes, args.seed) for fold, checkpoints in folds.items()}
-    print(f"{len(folds)} folds x {len(args.sweeps)} models: {' '.join(map(str, args.sweeps))}")
+    size = len(folds[next(iter(folds))])
+    print(f"{len(folds)} folds x {size} models: {' '.join(map(str, args.sweeps))}")
     for mode in args.modes:
-        kinds = {"members": "one model", "ensemble": f"{len(args.sweeps)} averaged"}
-        for kind, name in kinds.items() if len(args.sweeps) > 1 else [("ensemble", "one model")]:
+        kinds = {"members": "one model", "ensemble": f"{size} averaged"}
+        for kind, name in kinds.items() if size > 1 else [("ensemble", "one model")]:
             val, test = ([100 * r[kind][mode, split] for r in results.values()] for split in SPLITS)
             print(
                 f"tta={mode:<8} {name:<12} val {statistics.mean(val):.2f}%  "

@@ -100,5 +100,5 @@ def test_fold_ensemble_pairs_folds_across_seeds_and_refuses_other_folds(tmp_path
             ["none"],
             seed=0,
         )
-    with pytest.raises(ValueError, match="one model per sweep"):
+    with pytest.raises(ValueError, match="unequal numbers"):
         fold_ensemble.fold_members([tmp_path / "a", tmp_path / "other"])
