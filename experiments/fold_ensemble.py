@@ -22,9 +22,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-from fer.ensemble import member_probabilities  # noqa: E402
+from fer.checkpoint import read  # noqa: E402
+from fer.ensemble import member_outputs  # noqa: E402
 from fer.models.tta import MODES  # noqa: E402
 
 SPLITS = ("val", "test")
@@ -38,8 +38,7 @@ def fold_members(sweeps: list[Path]) -> dict[int, list[Path]]:
         if not checkpoints:
             raise FileNotFoundError(f"{sweep}: no <job>/checkpoints/best.ckpt in this folder")
         for ckpt in checkpoints:
-            hparams = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
-            members[int(hparams["data"]["fold"])].append(ckpt)
+            members[int(read(ckpt)["hyper_parameters"]["data"]["fold"])].append(ckpt)
     counts = {fold: len(c) for fold, c in sorted(members.items())}
     if len(set(counts.values())) > 1:
         raise ValueError(f"the folds have unequal numbers of models (fold: models found): {counts}")
@@ -48,20 +47,19 @@ def fold_members(sweeps: list[Path]) -> dict[int, list[Path]]:
 
 def fold_scores(checkpoints: list[Path], modes: list[str], seed: int) -> dict:
     """Accuracy per mode and split of the fold's ensemble and, averaged, of its members one by one."""
-    scores = {"ensemble": {}, "members": {}}
-    for mode in modes:
+    members, labels = [], None
+    for ckpt in checkpoints:
+        probabilities, y, _ = member_outputs(str(ckpt), SPLITS, None, modes, seed, None)
         for split in SPLITS:
-            members, labels = [], None
-            for ckpt in checkpoints:
-                probabilities, y, _ = member_probabilities(str(ckpt), split, None, mode, seed, None)
-                if labels is not None and not np.array_equal(labels, y):
-                    raise ValueError(
-                        f"{ckpt}: {split} split differs from {checkpoints[0]}'s (data.split_seed?)"
-                    )
-                members.append(probabilities)
-                labels = y
-            scores["ensemble"][mode, split] = float((np.mean(members, 0).argmax(1) == labels).mean())
-            scores["members"][mode, split] = float(np.mean([(p.argmax(1) == labels).mean() for p in members]))
+            if labels is not None and not np.array_equal(labels[split], y[split]):
+                raise ValueError(f"{ckpt}: {split} split differs from {checkpoints[0]}'s (data.split_seed?)")
+        members.append(probabilities)
+        labels = y
+    scores = {"ensemble": {}, "members": {}}
+    for key in members[0]:
+        y = labels[key[1]]
+        scores["ensemble"][key] = float((np.mean([m[key] for m in members], 0).argmax(1) == y).mean())
+        scores["members"][key] = float(np.mean([(m[key].argmax(1) == y).mean() for m in members]))
     return scores
 
 

@@ -28,18 +28,30 @@ log = logging.getLogger(__name__)
 
 
 @torch.inference_mode()
-def member_probabilities(ckpt: str, split: str, data: dict | None, tta: str | None, seed: int, cache_dir):
-    """A member's class probabilities ``(N, K)`` on ``split``, the labels ``(N,)`` and its classes."""
+def member_outputs(ckpt: str, splits, data: dict | None, ttas, seed: int, cache_dir) -> tuple:
+    """A member's class probabilities ``(N, K)`` per ``(tta, split)``, the labels ``(N,)`` per split and
+    its classes; the model and the dataset are loaded once for all of them."""
     model, checkpoint = load_classifier(ckpt)
     model.eval()
     hparams = checkpoint["hyper_parameters"]
     datamodule = checkpoint_datamodule(hparams, data, seed, cache_dir)
     datamodule.setup()
-    probabilities, labels = [], []
-    for x, target in datamodule.loader(split):
-        probabilities.append(predict(model, x, tta or hparams["tta"]).softmax(-1))
-        labels.append(target.argmax(1) if target.is_floating_point() else target)
-    return torch.cat(probabilities).numpy(), torch.cat(labels).numpy(), list(model.classes)
+    probabilities, labels = {}, {}
+    for split in splits:
+        batches, targets = {tta: [] for tta in ttas}, []
+        for x, target in datamodule.loader(split):
+            for tta in ttas:
+                batches[tta].append(predict(model, x, tta or hparams["tta"]).softmax(-1))
+            targets.append(target.argmax(1) if target.is_floating_point() else target)
+        labels[split] = torch.cat(targets).numpy()
+        probabilities |= {(tta, split): torch.cat(batch).numpy() for tta, batch in batches.items()}
+    return probabilities, labels, list(model.classes)
+
+
+def member_probabilities(ckpt: str, split: str, data: dict | None, tta: str | None, seed: int, cache_dir):
+    """A member's class probabilities ``(N, K)`` on ``split``, the labels ``(N,)`` and its classes."""
+    probabilities, labels, classes = member_outputs(ckpt, [split], data, [tta], seed, cache_dir)
+    return probabilities[tta, split], labels[split], classes
 
 
 def scores(probabilities: np.ndarray, labels: np.ndarray, k: int) -> dict:
