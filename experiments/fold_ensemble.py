@@ -4,9 +4,10 @@ Each sweep folder holds ``<job>/checkpoints/best.ckpt`` fold models. Where a fol
 same folds trained from other seeds, in one sweep or several: ``data.split_seed`` fixed, ``seed``
 varied), its models average their probabilities. Every TTA mode is scored on each fold's
 validation and test splits (rebuilt from the checkpoint); the members of a fold must agree on
-those splits image for image. Prints, per mode, the mean validation accuracy and the mean ±
-sample std of test accuracy over the folds, for the ensemble and for its members one by one;
-choose by the validation column, report that row's test figure.
+those splits image for image. Prints, per mode, the mean validation accuracy and negative
+log-likelihood (finer than accuracy where validation folds are near 100%) and the mean ± sample
+std of test accuracy over the folds, for the ensemble and for its members one by one; choose by
+the validation columns, report that row's test figure.
 
     python experiments/fold_ensemble.py logs/ckplus_10fold/multiruns/<time> [<time2> ...] [--modes none shift]
 """
@@ -45,8 +46,17 @@ def fold_members(sweeps: list[Path]) -> dict[int, list[Path]]:
     return dict(sorted(members.items()))
 
 
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float((probabilities.argmax(1) == labels).mean())
+
+
+def nll(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true classes."""
+    return float(-np.log(np.maximum(probabilities[np.arange(len(labels)), labels], 1e-12)).mean())
+
+
 def fold_scores(checkpoints: list[Path], modes: list[str], seed: int) -> dict:
-    """Accuracy per mode and split of the fold's ensemble and, averaged, of its members one by one."""
+    """Accuracy and NLL per mode and split of the fold's ensemble and, averaged, of its members one by one."""
     members, labels = [], None
     for ckpt in checkpoints:
         probabilities, y, _ = member_outputs(str(ckpt), SPLITS, None, modes, seed, None)
@@ -55,11 +65,12 @@ def fold_scores(checkpoints: list[Path], modes: list[str], seed: int) -> dict:
                 raise ValueError(f"{ckpt}: {split} split differs from {checkpoints[0]}'s (data.split_seed?)")
         members.append(probabilities)
         labels = y
-    scores = {"ensemble": {}, "members": {}}
+    scores = {metric: {"ensemble": {}, "members": {}} for metric in ("acc", "nll")}
     for key in members[0]:
         y = labels[key[1]]
-        scores["ensemble"][key] = float((np.mean([m[key] for m in members], 0).argmax(1) == y).mean())
-        scores["members"][key] = float(np.mean([(m[key].argmax(1) == y).mean() for m in members]))
+        for metric, score in (("acc", accuracy), ("nll", nll)):
+            scores[metric]["ensemble"][key] = score(np.mean([m[key] for m in members], 0), y)
+            scores[metric]["members"][key] = float(np.mean([score(m[key], y) for m in members]))
     return scores
 
 
@@ -80,9 +91,10 @@ def main() -> None:
     for mode in args.modes:
         kinds = {"members": "one model", "ensemble": f"{size} averaged"}
         for kind, name in kinds.items() if size > 1 else [("ensemble", "one model")]:
-            val, test = ([100 * r[kind][mode, split] for r in results.values()] for split in SPLITS)
+            val, test = ([100 * r["acc"][kind][mode, split] for r in results.values()] for split in SPLITS)
+            val_nll = statistics.mean(r["nll"][kind][mode, "val"] for r in results.values())
             print(
-                f"tta={mode:<8} {name:<12} val {statistics.mean(val):.2f}%  "
+                f"tta={mode:<8} {name:<12} val {statistics.mean(val):.2f}% (nll {val_nll:.4f})  "
                 f"test {statistics.mean(test):.2f} ± {statistics.stdev(test):.2f}%  "
                 f"per fold {' '.join(f'{t:.1f}' for t in test)}"
             )

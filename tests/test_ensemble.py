@@ -83,14 +83,20 @@ def test_fold_ensemble_pairs_folds_across_seeds_and_refuses_other_folds(tmp_path
     a, b = folds[1]
     alone = [fold_ensemble.fold_scores([ckpt], ["none", "flip"], seed=0) for ckpt in (a, b)]
     own = json.loads((tmp_path / "a" / "fold1" / "metrics.json").read_text())["test/acc"]
-    assert alone[0]["ensemble"]["none", "test"] == pytest.approx(own, abs=1e-6)  # the run's own test score
+    assert alone[0]["acc"]["ensemble"]["none", "test"] == pytest.approx(own, abs=1e-6)  # the run's own test
+    own_loss = json.loads((tmp_path / "a" / "fold1" / "metrics.json").read_text())["test/loss"]
+    assert alone[0]["nll"]["ensemble"]["none", "test"] == pytest.approx(own_loss, rel=1e-4)
     pair = fold_ensemble.fold_scores([a, b], ["none", "flip"], seed=0)
-    for key in pair["members"]:
-        assert pair["members"][key] == pytest.approx(
-            (alone[0]["members"][key] + alone[1]["members"][key]) / 2
-        )
+    for metric in ("acc", "nll"):
+        for key in pair[metric]["members"]:
+            assert pair[metric]["members"][key] == pytest.approx(
+                (alone[0][metric]["members"][key] + alone[1][metric]["members"][key]) / 2
+            )
     twice = fold_ensemble.fold_scores([a, a], ["none"], seed=0)
-    assert twice["ensemble"]["none", "test"] == alone[0]["ensemble"]["none", "test"]
+    for metric in ("acc", "nll"):
+        assert twice[metric]["ensemble"]["none", "test"] == pytest.approx(
+            alone[0][metric]["ensemble"]["none", "test"]
+        )
     with pytest.raises(ValueError, match="split differs"):
         fold_ensemble.fold_scores(
             [
