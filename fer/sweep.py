@@ -132,7 +132,16 @@ def _csv_text(rows: list[dict]) -> str:
 
 
 def aggregate_markdown(rows: list[dict]) -> str:
-    metrics = ["test/acc", "test/macro_f1", "test/loss", "best/val/acc"]
+    """The test metrics and the checkpoint monitor's best value (best/val/acc, best/val/loss, ...)."""
+    best = sorted(
+        {
+            k.removesuffix(" mean")
+            for row in rows
+            for k in row
+            if k.startswith("best/") and k.endswith(" mean")
+        }
+    )
+    metrics = ["test/acc", "test/macro_f1", "test/loss", *best]
     lines = ["| group | n | " + " | ".join(metrics) + " |", "|---|---|" + "---|" * len(metrics)]
     for row in rows:
         cells = []

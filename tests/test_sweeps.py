@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer.sweep import aggregate
+from fer.sweep import aggregate, aggregate_markdown
 from fer.train import train
 from tests.test_data_fixtures import write_ckplus48
 from tests.test_train import check_run_dir, run_cli
@@ -55,6 +55,34 @@ def test_aggregate_groups_over_folds_and_seeds_only():
     assert by_group["backbone=a"]["n"] == 3 and by_group["backbone=a"]["test/acc mean"] == pytest.approx(0.7)
     assert by_group["backbone=a"]["test/acc std"] == pytest.approx(0.2)  # sample std of 0.5, 0.7, 0.9
     assert by_group["backbone=b"]["n"] == 1
+
+
+def test_aggregate_table_shows_the_monitor_each_group_used():
+    """One group checkpointed on val/loss, one on val/acc: both best values get a column."""
+    rows = aggregate(
+        [
+            {
+                "job": "0",
+                "overrides": ["m=loss", "data.fold=0"],
+                "metrics": {"test/acc": 0.9, "best/val/loss": 0.2},
+            },
+            {
+                "job": "1",
+                "overrides": ["m=loss", "data.fold=1"],
+                "metrics": {"test/acc": 0.8, "best/val/loss": 0.4},
+            },
+            {
+                "job": "2",
+                "overrides": ["m=acc", "data.fold=0"],
+                "metrics": {"test/acc": 0.7, "best/val/acc": 0.75},
+            },
+        ]
+    )
+    header, _, loss_row, acc_row = (
+        [c.strip() for c in line.split("|")[1:-1]] for line in aggregate_markdown(rows).splitlines()[:4]
+    )
+    assert header[-2:] == ["best/val/acc", "best/val/loss"]
+    assert loss_row[-2:] == ["", "0.3000 ± 0.1414"] and acc_row[-2:] == ["0.7500", ""]
 
 
 def test_kfold_preset_runs_every_fold_and_aggregates(tmp_path):
