@@ -82,10 +82,9 @@ def test_fold_ensemble_pairs_folds_across_seeds_and_refuses_other_folds(tmp_path
     assert list(folds) == [0, 1] and all(len(members) == 2 for members in folds.values())
     a, b = folds[1]
     alone = [fold_ensemble.fold_scores([ckpt], ["none", "flip"], seed=0) for ckpt in (a, b)]
-    own = json.loads((tmp_path / "a" / "fold1" / "metrics.json").read_text())["test/acc"]
-    assert alone[0]["acc"]["ensemble"]["none", "test"] == pytest.approx(own, abs=1e-6)  # the run's own test
-    own_loss = json.loads((tmp_path / "a" / "fold1" / "metrics.json").read_text())["test/loss"]
-    assert alone[0]["nll"]["ensemble"]["none", "test"] == pytest.approx(own_loss, rel=1e-4)
+    own = json.loads((tmp_path / "a" / "fold1" / "metrics.json").read_text())  # the run's own test scores
+    assert alone[0]["acc"]["ensemble"]["none", "test"] == pytest.approx(own["test/acc"], abs=1e-6)
+    assert alone[0]["nll"]["ensemble"]["none", "test"] == pytest.approx(own["test/loss"], rel=1e-4)
     pair = fold_ensemble.fold_scores([a, b], ["none", "flip"], seed=0)
     for metric in ("acc", "nll"):
         for key in pair[metric]["members"]:
