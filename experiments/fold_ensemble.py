@@ -7,7 +7,8 @@ validation and test splits (rebuilt from the checkpoint); the members of a fold 
 those splits image for image. Prints, per mode, the mean validation accuracy and negative
 log-likelihood (finer than accuracy where validation folds are near 100%) and the mean ± sample
 std of test accuracy over the folds, for the ensemble and for its members one by one; choose by
-the validation columns, report that row's test figure.
+the validation columns, report that row's test figure. Fold models trained without a validation
+split (``data.val_fraction=0``, a refit) are scored on test only: their mode is chosen beforehand.
 
     python experiments/fold_ensemble.py logs/ckplus_10fold/multiruns/<time> [<time2> ...] [--modes none shift]
 """
@@ -55,12 +56,24 @@ def nll(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.log(np.maximum(probabilities[np.arange(len(labels)), labels], 1e-12)).mean())
 
 
+def scored_splits(checkpoints: list[Path]) -> tuple[str, ...]:
+    """val and test, or test alone where the fold models were trained without a validation split."""
+    refits = {read(ckpt)["hyper_parameters"]["data"]["val_fraction"] == 0 for ckpt in checkpoints}
+    if len(refits) > 1:
+        raise ValueError(
+            f"{checkpoints[0].parents[2]} and the others mix models with and without a validation split "
+            "(data.val_fraction=0)"
+        )
+    return ("test",) if refits.pop() else SPLITS
+
+
 def fold_scores(checkpoints: list[Path], modes: list[str], seed: int) -> dict:
     """Accuracy and NLL per mode and split of the fold's ensemble and, averaged, of its members one by one."""
     members, labels = [], None
+    splits = scored_splits(checkpoints)
     for ckpt in checkpoints:
-        probabilities, y, _ = member_outputs(str(ckpt), SPLITS, None, modes, seed, None)
-        for split in SPLITS:
+        probabilities, y, _ = member_outputs(str(ckpt), splits, None, modes, seed, None)
+        for split in splits:
             if labels is not None and not np.array_equal(labels[split], y[split]):
                 raise ValueError(f"{ckpt}: {split} split differs from {checkpoints[0]}'s (data.split_seed?)")
         members.append(probabilities)
@@ -91,10 +104,14 @@ def main() -> None:
     for mode in args.modes:
         kinds = {"members": "one model", "ensemble": f"{size} averaged"}
         for kind, name in kinds.items() if size > 1 else [("ensemble", "one model")]:
-            val, test = ([100 * r["acc"][kind][mode, split] for r in results.values()] for split in SPLITS)
-            val_nll = statistics.mean(r["nll"][kind][mode, "val"] for r in results.values())
+            test = [100 * r["acc"][kind][mode, "test"] for r in results.values()]
+            val = "val -- (no validation split)"
+            if all((mode, "val") in r["acc"][kind] for r in results.values()):
+                val_acc = statistics.mean(100 * r["acc"][kind][mode, "val"] for r in results.values())
+                val_nll = statistics.mean(r["nll"][kind][mode, "val"] for r in results.values())
+                val = f"val {val_acc:.2f}% (nll {val_nll:.4f})"
             print(
-                f"tta={mode:<8} {name:<12} val {statistics.mean(val):.2f}% (nll {val_nll:.4f})  "
+                f"tta={mode:<8} {name:<12} {val}  "
                 f"test {statistics.mean(test):.2f} ± {statistics.stdev(test):.2f}%  "
                 f"per fold {' '.join(f'{t:.1f}' for t in test)}"
             )

@@ -44,7 +44,9 @@ class DataConfig:
     protocol: str = "official"  # official (the dataset's own split) | kfold (grouped by subject) | loso
     num_folds: int = 10  # folds of protocol=kfold
     fold: int = 0  # which fold (or, for loso, which subject) is the test split
-    val_fraction: float = 0.1  # share of train (or of the training subjects) held out for validation
+    # share of train (or of the training subjects) held out for validation; 0 = none: every non-test
+    # image trains and the last epoch is kept (a refit, once the recipe was chosen with validation)
+    val_fraction: float = 0.1
     test_fraction: float = 0.2  # share held out for test where the source has no split at all
     split_seed: Optional[int] = None  # seeds the splits (null = the run seed); fixed: seeds vary, folds stay
     strict: bool = False  # true = stop at the first bad item; false = skip it and list it in the report

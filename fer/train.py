@@ -102,11 +102,18 @@ def train(cfg: DictConfig) -> dict:
     loggers = build_loggers(cfg.get("logger"), cfg.task_name)
     for logger in loggers:
         logger.log_hyperparams(plain(cfg))
-    callbacks = build_callbacks(cfg.callbacks, run_dir, meta, with_loggers=bool(loggers))
+    validates = datamodule.validates
+    if not validates and cfg.optim.scheduler == "plateau":
+        raise ValueError(
+            "optim.scheduler=plateau watches val/acc, and data.val_fraction=0 leaves no validation split: "
+            "use cosine or constant"
+        )
+    callbacks = build_callbacks(cfg.callbacks, run_dir, meta, with_loggers=bool(loggers), validates=validates)
     report = next(c for c in callbacks if isinstance(c, RunReport))
     strategy = finetune.plan(model.hparams.finetune, datamodule, model.net, run_dir, cfg.seed)
+    skip_validation = {} if validates else {"limit_val_batches": 0, "num_sanity_val_steps": 0}
     trainer = L.Trainer(
-        **plain(cfg.trainer),
+        **(plain(cfg.trainer) | skip_validation),
         logger=loggers or False,
         callbacks=callbacks + strategy.callbacks,
         plugins=[AtomicCheckpointIO()],

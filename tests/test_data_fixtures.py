@@ -183,6 +183,18 @@ def test_ckplus48_protocols_never_share_a_subject(tmp_path, protocol):
         assert set(dm.data["test"].subjects) == {"S102"}
 
 
+def test_val_fraction_zero_trains_on_every_image_outside_the_test_fold(tmp_path):
+    write_ckplus48(tmp_path / "ck")
+    common = dict(root=str(tmp_path / "ck"), protocol="kfold", num_folds=3, fold=1, split_seed=5)
+    held = CKPlusDataModule(**common, val_fraction=0.2)
+    refit = CKPlusDataModule(**common, val_fraction=0)
+    held.setup(), refit.setup()
+    assert held.validates and not refit.validates and len(held.data["val"].labels) > 0
+    assert sorted(refit.data["test"].files) == sorted(held.data["test"].files)  # the same test fold
+    assert sorted(refit.data["train"].files) == sorted([*held.data["train"].files, *held.data["val"].files])
+    assert "no validation split" in refit.report()["protocol"]["note"]
+
+
 def test_split_seed_keeps_the_folds_while_the_run_seed_varies(tmp_path):
     write_ckplus48(tmp_path / "ck")
 

@@ -67,6 +67,7 @@ def test_fold_ensemble_pairs_folds_across_seeds_and_refuses_other_folds(tmp_path
         "a": (["seed=1", "data.split_seed=7"], 2),
         "b": (["seed=2", "data.split_seed=7"], 2),
         "other": (["seed=1"], 1),
+        "refit": (["seed=1", "data.split_seed=7", "data.val_fraction=0"], 1),
     }
     for name, (overrides, folds) in jobs.items():
         for fold in range(folds):
@@ -107,3 +108,11 @@ def test_fold_ensemble_pairs_folds_across_seeds_and_refuses_other_folds(tmp_path
         )
     with pytest.raises(ValueError, match="unequal numbers"):
         fold_ensemble.fold_members([tmp_path / "a", tmp_path / "other"])
+    refit = tmp_path / "refit" / "fold0" / "checkpoints" / "best.ckpt"  # no validation split: test alone
+    alone = fold_ensemble.fold_scores([refit], ["none"], seed=0)
+    own = json.loads((tmp_path / "refit" / "fold0" / "metrics.json").read_text())
+    assert list(alone["acc"]["ensemble"]) == [("none", "test")]
+    assert alone["acc"]["ensemble"]["none", "test"] == pytest.approx(own["test/acc"], abs=1e-6)
+    with pytest.raises(ValueError, match="mix models"):
+        held = tmp_path / "a" / "fold0" / "checkpoints" / "best.ckpt"
+        fold_ensemble.fold_scores([held, refit], ["none"], seed=0)

@@ -97,6 +97,28 @@ def test_the_run_tests_the_moving_average_it_validated_and_saved(train_config, t
     assert metrics["test/confusion_matrix"] == again["test/confusion_matrix"]
 
 
+def test_without_a_validation_split_the_last_epoch_is_tested(train_config):
+    """data.val_fraction=0 (a refit): no validation pass, best.ckpt is the last epoch, and what
+    would watch validation is refused."""
+    refit = ["backbone=shallow_cnn", "data.protocol=kfold", "data.num_folds=2", "data.val_fraction=0"]
+    cfg = train_config(*refit, "trainer.max_epochs=2")
+    metrics = check_run_dir(Path(train(cfg)["run_dir"]))
+    run_dir = Path(cfg.paths.output_dir)
+    best, last = (
+        torch.load(run_dir / "checkpoints" / f"{n}.ckpt", weights_only=True) for n in ("best", "last")
+    )
+    assert best["epoch"] == last["epoch"] == 1
+    assert all(torch.equal(best["state_dict"][k], v) for k, v in last["state_dict"].items())
+    assert not [k for k in metrics if k.startswith("best/")]
+    with open(run_dir / "history.csv") as f:
+        header = next(csv.reader(f))
+    assert "train/loss" in header and not [k for k in header if k.startswith("val/")]
+    with pytest.raises(ValueError, match="early_stopping.*val_fraction=0"):
+        train(train_config(*refit, "callbacks.early_stopping.enabled=true"))
+    with pytest.raises(ValueError, match="plateau.*val_fraction=0"):
+        train(train_config(*refit, "optim.scheduler=plateau"))
+
+
 def test_a_finished_run_is_never_overwritten(train_config):
     cfg = train_config()
     train(cfg)

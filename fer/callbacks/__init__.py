@@ -26,12 +26,19 @@ def show_bar(progress: str) -> bool:
     return progress == "bar" or (progress == "auto" and sys.stdout.isatty())
 
 
-def build_callbacks(cfg: DictConfig, run_dir: Path, meta: dict, with_loggers: bool) -> list:
+def build_callbacks(cfg: DictConfig, run_dir: Path, meta: dict, with_loggers: bool, validates: bool) -> list:
+    """``validates`` false (no validation split): best.ckpt holds the last epoch, and early
+    stopping, which watches a validation metric, is refused."""
+    if not validates and cfg.early_stopping.enabled:
+        raise ValueError(
+            f"callbacks.early_stopping.enabled=true watches {cfg.checkpoint.monitor}, and "
+            "data.val_fraction=0 leaves no validation split: disable one of them"
+        )
     callbacks = [
         ModelCheckpoint(  # first: trainer.checkpoint_callback, what test(ckpt_path="best") reads
             dirpath=run_dir / "checkpoints",
             filename="best",
-            monitor=cfg.checkpoint.monitor,
+            monitor=cfg.checkpoint.monitor if validates else None,  # None: the latest epoch
             mode=cfg.checkpoint.mode,
             save_top_k=1,
             auto_insert_metric_name=False,

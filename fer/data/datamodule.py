@@ -178,7 +178,8 @@ class FERDataModule(L.LightningDataModule):
             p["seed"],
             self.own_splits,
         )
-        empty = [s for s in SPLITS if len(index[s]) == 0]
+        # val_fraction 0 asks for no validation split
+        empty = [s for s in SPLITS if len(index[s]) == 0 and (s != "val" or p["val_fraction"] > 0)]
         if empty:
             raise DataError(
                 f"{self.name}: split(s) {empty} are empty under protocol {p['protocol']}; check data.root, "
@@ -245,6 +246,12 @@ class FERDataModule(L.LightningDataModule):
                 writer.writerows(
                     (file, split, self.classes[label]) for file, label in zip(arrays.files, arrays.labels)
                 )
+
+    @property
+    def validates(self) -> bool:
+        """Whether there is a validation split to score each epoch and choose checkpoints on."""
+        self.setup()
+        return len(self.data["val"].labels) > 0
 
     @property
     def native_size(self) -> int:

@@ -44,7 +44,10 @@ def grouped_folds(labels: np.ndarray, groups: np.ndarray | None, num_folds: int,
 def carve(
     index: np.ndarray, labels: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Split ``index`` into (rest, held-out ~``fraction``), grouped and stratified."""
+    """Split ``index`` into (rest, held-out ~``fraction``), grouped and stratified; ``fraction`` 0
+    holds nothing out."""
+    if fraction == 0:
+        return index, index[:0]
     num = max(2, round(1 / fraction))
     folds = grouped_folds(labels[index], None if groups is None else groups[index], num, seed)
     return index[folds != 0], index[folds == 0]
@@ -102,4 +105,6 @@ def assign(
         raise ValueError(f"data.protocol={protocol!r}: expected one of {PROTOCOLS}")
     rest = np.setdiff1d(everything, test)
     train, val = carve(rest, labels, subjects, val_fraction, seed + 1)
+    if not len(val) and val_fraction == 0:
+        note += "; no validation split (data.val_fraction=0): every other image trains"
     return {"train": train, "val": val, "test": test}, note
