@@ -27,8 +27,8 @@ def show_bar(progress: str) -> bool:
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path, meta: dict, with_loggers: bool, validates: bool) -> list:
-    """``validates`` false (no validation split): best.ckpt holds the last epoch, and early
-    stopping, which watches a validation metric, is refused."""
+    """``validates`` false (no validation split): best.ckpt holds the latest epoch (its monitor is
+    the epoch), and early stopping, which watches a validation metric, is refused."""
     if not validates and cfg.early_stopping.enabled:
         raise ValueError(
             f"callbacks.early_stopping.enabled=true watches {cfg.checkpoint.monitor}, and "
@@ -38,8 +38,8 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, meta: dict, with_loggers: bo
         ModelCheckpoint(  # first: trainer.checkpoint_callback, what test(ckpt_path="best") reads
             dirpath=run_dir / "checkpoints",
             filename="best",
-            monitor=cfg.checkpoint.monitor if validates else None,  # None: the latest epoch
-            mode=cfg.checkpoint.mode,
+            monitor=cfg.checkpoint.monitor if validates else "epoch",
+            mode=cfg.checkpoint.mode if validates else "max",
             save_top_k=1,
             auto_insert_metric_name=False,
             enable_version_counter=False,
