@@ -113,6 +113,6 @@ def test_fold_ensemble_pairs_folds_across_seeds_and_refuses_other_folds(tmp_path
     own = json.loads((tmp_path / "refit" / "fold0" / "metrics.json").read_text())
     assert list(alone["acc"]["ensemble"]) == [("none", "test")]
     assert alone["acc"]["ensemble"]["none", "test"] == pytest.approx(own["test/acc"], abs=1e-6)
+    held = tmp_path / "a" / "fold0" / "checkpoints" / "best.ckpt"
     with pytest.raises(ValueError, match="mix models"):
-        held = tmp_path / "a" / "fold0" / "checkpoints" / "best.ckpt"
         fold_ensemble.fold_scores([held, refit], ["none"], seed=0)

@@ -105,6 +105,6 @@ def assign(
         raise ValueError(f"data.protocol={protocol!r}: expected one of {PROTOCOLS}")
     rest = np.setdiff1d(everything, test)
     train, val = carve(rest, labels, subjects, val_fraction, seed + 1)
-    if not len(val) and val_fraction == 0:
+    if val_fraction == 0:
         note += "; no validation split (data.val_fraction=0): every other image trains"
     return {"train": train, "val": val, "test": test}, note
