@@ -114,7 +114,11 @@ def main(cfg: DictConfig) -> None:
     metrics = ensemble(cfg)
     members = ", ".join(f"{m['test/acc']:.4f}" for m in metrics["members"])
     log.info(
-        "ensemble test/acc %.4f (members %s); wrote %s", metrics["test/acc"], members, metrics["run_dir"]
+        "ensemble accuracy on %s %.4f (members %s); wrote %s",
+        metrics["split"],
+        metrics["test/acc"],
+        members,
+        metrics["run_dir"],
     )
 
 

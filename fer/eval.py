@@ -43,7 +43,9 @@ def evaluate(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="eval")
 def main(cfg: DictConfig) -> None:
     metrics = evaluate(cfg)
-    log.info("test/acc %.4f  run directory: %s", metrics["test/acc"], metrics["run_dir"])
+    log.info(
+        "accuracy on %s %.4f  run directory: %s", metrics["split"], metrics["test/acc"], metrics["run_dir"]
+    )
 
 
 if __name__ == "__main__":
