@@ -46,8 +46,9 @@ def test_every_face_once_per_pass_shuffled_anew_and_sharded(faces):
     assert sum(len(s) for s in seen) == len(faces.labels)  # each face in one process's share
 
 
-def test_each_face_gets_its_own_random_augmentation():
-    augment = device_augmentation(transforms("device"))
+@pytest.mark.parametrize("option", ["device", "device_strong"])
+def test_each_face_gets_its_own_random_augmentation(option):
+    augment = device_augmentation(transforms(option))
     torch.manual_seed(0)
     face = torch.rand(1, 1, 48, 48)
     out = augment(face.repeat(64, 1, 1, 1)).flatten(1)
@@ -55,25 +56,37 @@ def test_each_face_gets_its_own_random_augmentation():
     assert distinct >= 55  # identical inputs, different outputs: per-sample parameters (a few draw no change)
 
 
-def test_device_batches_match_the_worker_paths_statistics(faces):
-    device = loader(faces, shuffle=True, augment=device_augmentation(transforms("device")))
+@pytest.mark.parametrize("option, counterpart", [("device", "light"), ("device_strong", "strong")])
+def test_device_batches_match_the_worker_paths_statistics(faces, option, counterpart):
+    device = loader(faces, shuffle=True, augment=device_augmentation(transforms(option)))
     worker = build_datamodule(
         {"_target_": "fer.data.synthetic.SyntheticDataModule", "num_train": 700, "num_workers": 0},
         48,
-        transforms("light"),
+        transforms(counterpart),
         0,
         None,
     )
     worker.setup()
+    dataset = worker.dataset("train")  # one transform for all faces, as a loader worker has
     x_device = torch.cat([x for x, _ in device])
-    x_worker = torch.stack([worker.dataset("train")[i][0] for i in range(640)]).float() / 255
+    x_worker = torch.stack([dataset[i][0] for i in range(640)]).float() / 255
     assert x_device.shape[1:] == x_worker.shape[1:] == (1, 48, 48)
     assert 0.0 <= x_device.min() and x_device.max() <= 1.0
     assert abs(x_device.mean() - x_worker.mean()) < 0.02
     assert 0.9 < x_device.std() / x_worker.std() < 1.1
-    in_order = torch.cat([x for x, _ in loader(faces, augment=device_augmentation(transforms("device")))])
+    in_order = torch.cat([x for x, _ in loader(faces, augment=device_augmentation(transforms(option)))])
     plain = torch.from_numpy(faces.images).unsqueeze(1).float() / 255
     assert (in_order - plain).abs().mean() > 0.01  # the faces did change
+
+
+def test_device_strong_occludes_about_half_the_faces_each_with_its_own_patch():
+    augment = device_augmentation(transforms("device_strong"))
+    torch.manual_seed(1)
+    face = torch.rand(1, 1, 48, 48) * 0.9 + 0.05  # no black pixel of its own
+    black = (augment(face.repeat(400, 1, 1, 1)).clamp(0, 1) == 0).flatten(1).sum(1)
+    patched = black[black >= 0.02 * 48 * 48]  # at least the smallest patch (2% of the face)
+    assert 0.4 < len(patched) / 400 < 0.6  # p = 0.5
+    assert patched.max() <= 0.13 * 48 * 48 and len(patched.unique()) > 20  # sizes drawn per face
 
 
 def test_device_batches_are_resized_to_the_input_size(faces):
