@@ -116,3 +116,25 @@ def test_fold_ensemble_pairs_folds_across_seeds_and_refuses_other_folds(tmp_path
     held = tmp_path / "a" / "fold0" / "checkpoints" / "best.ckpt"
     with pytest.raises(ValueError, match="mix models"):
         fold_ensemble.fold_scores([held, refit], ["none"], seed=0)
+
+
+def test_seed_study_chooses_on_validation_and_reports_test_for_the_chosen_modes(members, tmp_path):
+    seed_study = load_script("seed_study")
+    plain = seed_study.study(members, ["none"], seed=0, cache_dir=None)
+    for accuracy, run in zip(plain["single"]["test_acc"], members):  # as each run's own test scored it
+        assert accuracy == pytest.approx(json.loads((run / "metrics.json").read_text())["test/acc"], abs=1e-6)
+    ckpts = [str(run / "checkpoints" / "best.ckpt") for run in members]
+    averaged = ensemble(
+        compose_config("ensemble", [f"ckpt=[{','.join(ckpts)}]", f"output={tmp_path / 'e'}"], tmp_path / "e")
+    )
+    assert plain["ensemble"]["test_acc"] == pytest.approx(averaged["test/acc"], abs=1e-6)
+    both = seed_study.study(members, ["none", "flip"], seed=0, cache_dir=None)
+    val = both["val_acc"]
+    assert val["none"] == plain["val_acc"]["none"]
+    mean = {mode: sum(v["seeds"]) / len(v["seeds"]) for mode, v in val.items()}
+    assert mean[both["single"]["tta"]] == max(mean.values())
+    assert val[both["ensemble"]["tta"]]["ensemble"] == max(v["ensemble"] for v in val.values())
+    other = tmp_path / "three"
+    train(compose_config("train", [*COMMON, "backbone=shallow_cnn", "data.classes=[happy,sad,angry]"], other))
+    with pytest.raises(ValueError, match="classes or splits differ"):
+        seed_study.study([members[0], other], ["none"], seed=0, cache_dir=None)

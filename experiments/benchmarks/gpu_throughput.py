@@ -3,20 +3,25 @@
 
 Each measurement is the Lightning loop of fer.train on synthetic 48 px faces (or FER2013 with --root),
 with the same jitter in both paths (augment=light and augment=device), timed over --steps steps after a
-warm-up. On a GPU it also samples the GPU's busy share (NVML, every 0.1 s) over the timed steps. It runs
-on a CPU as well, with smaller figures.
+warm-up. On a GPU it also samples the GPU's busy share (NVML, every 0.1 s) over the timed steps. The last
+column is the device path's time for one pass over FER2013's 28,709 training faces. ``--preset`` adds a
+row for an experiment preset's own network and augmentation (gpu_suite.sh sizes its epochs from it). It
+runs on a CPU as well, with smaller figures.
 
     python experiments/benchmarks/gpu_throughput.py
         [--models shallow_cnn:48 resnet18:48 efficientnet_lite0:224] [--steps 100] [--batch-size 256]
         [--num-workers 8] [--precision bf16-mixed] [--root ../shared/data/fer2013]
+        [--preset fer2013_gpu_sota] [--json figures.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import threading
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -30,6 +35,7 @@ from fer.data.datamodule import build_datamodule  # noqa: E402
 from fer.models.classifier import EmotionClassifier  # noqa: E402
 
 PATHS = {"worker": "light", "device": "device"}  # path -> augment option with the same jitter
+TRAIN_FACES = 28_709  # FER2013's Training split: the epoch the last column times
 
 
 def composed(overrides: list[str]) -> dict:
@@ -61,8 +67,10 @@ class BusyShare(threading.Thread):
         return sum(self.samples) / len(self.samples) if self.samples else None
 
 
-def measure(args, model: str, size: int, path: str) -> tuple[float, float | None]:
-    cfg = composed([f"backbone={model}", f"backbone.input_size={size}", f"augment={PATHS[path]}"])
+def measure(args, overrides: list[str]) -> tuple[float, float | None]:
+    """Images/s and the GPU's busy share of the network and augmentation that ``overrides`` compose."""
+    cfg = composed(overrides)
+    size = cfg["backbone"]["input_size"]
     data = (
         {"_target_": "fer.data.fer2013.FER2013DataModule", "root": args.root}
         if args.root
@@ -102,6 +110,10 @@ def main() -> None:
     parser.add_argument(
         "--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed on a GPU"
     )
+    parser.add_argument(
+        "--preset", help="also an experiment preset's own network and augmentation, e.g. fer2013_gpu_sota"
+    )
+    parser.add_argument("--json", type=Path, help="write the figures to this file too")
     parser.add_argument("--root", help="FER2013 instead of synthetic faces")
     parser.add_argument("--cache-dir", help="decoded-dataset cache (with --root)")
     args = parser.parse_args()
@@ -114,15 +126,45 @@ def main() -> None:
         f"{where}; batch {args.batch_size}, {args.steps} timed steps, "
         f"{args.num_workers} workers (worker path)"
     )
-    print(f"{'model':<24}{'worker img/s':>14}{'device img/s':>14}{'ratio':>8}{'busy (worker/device)':>24}")
+    print(
+        f"{'model':<32}{'worker img/s':>14}{'device img/s':>14}{'ratio':>8}"
+        f"{'busy (worker/device)':>24}{'FER2013 epoch (device)':>24}"
+    )
+    rows = []
     for spec in args.models:
         model, size = spec.split(":")
-        (worker, busy_w), (device, busy_d) = (measure(args, model, int(size), p) for p in PATHS)
-        busy = "n/a" if busy_w is None else f"{busy_w:.0f}% / {busy_d:.0f}%"
-        print(
-            f"{model + ' @' + size:<24}{worker:>14.0f}{device:>14.0f}{device / worker:>8.2f}{busy:>24}",
-            flush=True,
+        worker, device = (
+            measure(args, [f"backbone={model}", f"backbone.input_size={size}", f"augment={option}"])
+            for option in PATHS.values()
         )
+        rows.append(report(f"{model} @{size}", worker, device))
+    if args.preset:  # its own network and augmentation (augment=device_strong in fer2013_gpu_sota)
+        rows.append(report(f"experiment={args.preset}", None, measure(args, [f"experiment={args.preset}"])))
+    if args.json:
+        args.json.write_text(
+            json.dumps({"where": where, "batch_size": args.batch_size, "rows": rows}, indent=2)
+        )
+
+
+def report(name: str, worker: tuple | None, device: tuple) -> dict:
+    """Print one row (images/s, GPU busy share, seconds per FER2013 training epoch) and return it."""
+    (worker_rate, worker_busy), (device_rate, device_busy) = worker or (None, None), device
+    ratio = "-" if worker_rate is None else f"{device_rate / worker_rate:.2f}"
+    busy = "n/a"
+    if device_busy is not None:
+        busy = f"{'-' if worker_busy is None else f'{worker_busy:.0f}%'} / {device_busy:.0f}%"
+    print(
+        f"{name:<32}{'-' if worker_rate is None else f'{worker_rate:.0f}':>14}{device_rate:>14.0f}{ratio:>8}"
+        f"{busy:>24}{TRAIN_FACES / device_rate:>22.1f} s",
+        flush=True,
+    )
+    return {
+        "model": name,
+        "worker": worker_rate,
+        "device": device_rate,
+        "busy_worker": worker_busy,
+        "busy_device": device_busy,
+    }
 
 
 if __name__ == "__main__":
