@@ -37,10 +37,16 @@ def test_members_of_other_sizes_are_averaged_on_the_same_images(members, tmp_pat
     assert written["test/acc"] == metrics["test/acc"] and (tmp_path / "confusion_matrix.png").is_file()
 
 
-def test_members_must_answer_for_the_same_classes(members, tmp_path):
-    other = tmp_path / "three"
-    train(compose_config("train", [*COMMON, "backbone=shallow_cnn", "data.classes=[happy,sad,angry]"], other))
-    ckpts = [str(members[0] / "checkpoints" / "best.ckpt"), str(other / "checkpoints" / "best.ckpt")]
+@pytest.fixture(scope="module")
+def three_classes(tmp_path_factory) -> Path:
+    """A run on three of the seven classes."""
+    run = tmp_path_factory.mktemp("three")
+    train(compose_config("train", [*COMMON, "backbone=shallow_cnn", "data.classes=[happy,sad,angry]"], run))
+    return run
+
+
+def test_members_must_answer_for_the_same_classes(members, three_classes, tmp_path):
+    ckpts = [str(members[0] / "checkpoints" / "best.ckpt"), str(three_classes / "checkpoints" / "best.ckpt")]
     with pytest.raises(ValueError, match="same classes and images"):
         ensemble(
             compose_config(
@@ -118,7 +124,9 @@ def test_fold_ensemble_pairs_folds_across_seeds_and_refuses_other_folds(tmp_path
         fold_ensemble.fold_scores([held, refit], ["none"], seed=0)
 
 
-def test_seed_study_chooses_on_validation_and_reports_test_for_the_chosen_modes(members, tmp_path):
+def test_seed_study_chooses_on_validation_and_reports_test_for_the_chosen_modes(
+    members, three_classes, tmp_path
+):
     seed_study = load_script("seed_study")
     plain = seed_study.study(members, ["none"], seed=0, cache_dir=None)
     for accuracy, run in zip(plain["single"]["test_acc"], members):  # as each run's own test scored it
@@ -134,7 +142,5 @@ def test_seed_study_chooses_on_validation_and_reports_test_for_the_chosen_modes(
     mean = {mode: sum(v["seeds"]) / len(v["seeds"]) for mode, v in val.items()}
     assert mean[both["single"]["tta"]] == max(mean.values())
     assert val[both["ensemble"]["tta"]]["ensemble"] == max(v["ensemble"] for v in val.values())
-    other = tmp_path / "three"
-    train(compose_config("train", [*COMMON, "backbone=shallow_cnn", "data.classes=[happy,sad,angry]"], other))
     with pytest.raises(ValueError, match="classes or splits differ"):
-        seed_study.study([members[0], other], ["none"], seed=0, cache_dir=None)
+        seed_study.study([members[0], three_classes], ["none"], seed=0, cache_dir=None)
