@@ -37,7 +37,7 @@ else
     ln -sfn ../conf fer/conf  # fer.conf as pyproject.toml maps it, with no build backend needed there
     export PYTHONPATH=/tmp/site:$PWD
     tar -C "$work" -xJf .device/fer2013.tar.xz
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
     data=(data.root="$work/fer2013" paths.cache_dir="$work/cache")
     bench=(--root "$work/fer2013" --cache-dir "$work/cache" --num-workers 14 --precision bf16-mixed --steps 60)
     train=()
