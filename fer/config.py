@@ -41,8 +41,10 @@ class DataConfig:
     root: Optional[str] = None  # where the dataset's files are (never written)
     # null = all the dataset's classes; or a list selecting and ordering them
     classes: Optional[list[str]] = None
-    protocol: str = "official"  # official (the dataset's own split) | kfold (grouped by subject) | loso
-    num_folds: int = 10  # folds of protocol=kfold
+    # official (the dataset's own split) | kfold (grouped by subject) | kfold_images (random folds over
+    # images, subjects ignored: for image-level published figures) | loso (leave one subject out)
+    protocol: str = "official"
+    num_folds: int = 10  # folds of protocol=kfold and kfold_images
     fold: int = 0  # which fold (or, for loso, which subject) is the test split
     # share of train (or of the training subjects) held out for validation; 0 = none: every non-test
     # image trains and the last epoch is kept (a refit, once the recipe was chosen with validation)
@@ -67,8 +69,10 @@ class SyntheticDataConfig(DataConfig):
 
 @dataclass
 class FERPlusDataConfig(DataConfig):
-    votes: Optional[str] = None  # path to fer2013new.csv (null = beside fer2013.csv)
-    label_scheme: str = "majority"  # majority | plurality | probability (soft targets)
+    # path to fer2013new.csv (null = beside fer2013.csv or the three folders; with the folders it audits them)
+    votes: Optional[str] = None
+    # training labels: majority | plurality | probability | crossentropy (val and test: majority)
+    label_scheme: str = "majority"
 
 
 @dataclass

@@ -71,6 +71,29 @@ def test_kdef_tree_filters_by_angle_and_session_and_groups_by_subject(tmp_path):
         KDEFDataModule(root=str(root), angles=["UP"])
 
 
+def test_kdef_lists_missing_poses_and_offers_image_level_folds(tmp_path):
+    """A pose with no file is listed (the release lacks AF01SUFR); kfold keeps a person's two sessions in
+    one fold, kfold_images (Akhand et al.'s random folds) does not, and its note says so."""
+    root = tmp_path / "KDEF"
+    people = [f"{s}{x}{i:02d}" for i in range(1, 6) for x in "FM" for s in "AB"]
+    write_kdef(root, people, angles=("S",))
+    next((root / "BM03").glob("BM03SAS.*")).unlink()
+    grouped = KDEFDataModule(root=str(root), num_workers=0, protocol="kfold", num_folds=5)
+    report = grouped.report()
+    assert report["missing_photos"] == ["BM03SAS"]
+    assert report["num_images"] == 20 * 7 - 1 and report["subject_overlap"] == []
+    overlaps = []
+    for fold in range(5):
+        images = KDEFDataModule(
+            root=str(root), num_workers=0, protocol="kfold_images", num_folds=5, fold=fold
+        )
+        report = images.report()
+        assert "over images, subjects ignored" in report["protocol"]["note"]
+        overlaps.append(len(report["subject_overlap"]))
+        assert sum(report["splits"]["test"].values()) in (27, 28)  # 139 images in five random folds
+    assert min(overlaps) > 0  # a person's photos straddle train and test
+
+
 def test_kdef_real_sample_in_the_full_tree_layout_finds_every_face(tmp_path):
     """The real photos, laid out as the full KDEF tree with upper-case .JPG names."""
     sample = shared_data("kdef_sample")

@@ -1,4 +1,4 @@
-"""FER+ votes joined to fer2013.csv rows: label schemes, alignment checks, soft targets."""
+"""FER+ in both forms (fer2013.csv + votes, Microsoft's folders): label schemes, audits, soft targets."""
 
 import csv
 from pathlib import Path
@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from fer.data.decode import DataError
-from fer.data.ferplus import FERPlusDataModule
+from fer.data.ferplus import FERPlusDataModule, process_votes
 from fer.labels import EMOTIONS
 from tests.conftest import shared_data
-from tests.test_data_fixtures import fer_rows, write_fer2013_csv
+from tests.test_data_fixtures import face, fer_rows, write_fer2013_csv
 
 HEADER = [
     "Usage",
@@ -55,7 +55,13 @@ VOTES = [
 
 
 @pytest.mark.parametrize(
-    ("scheme", "kept"), [("majority", [0, 4]), ("plurality", [0, 3, 4]), ("probability", [0, 1, 3, 4])]
+    ("scheme", "kept"),
+    [
+        ("majority", [0, 4]),
+        ("plurality", [0, 3, 4]),
+        ("probability", [0, 1, 3, 4]),
+        ("crossentropy", [0, 1, 3, 4]),
+    ],
 )
 def test_label_schemes(tmp_path, scheme, kept):
     root = fixture(tmp_path, VOTES * 3)
@@ -119,14 +125,129 @@ def test_real_votes_join_the_real_csv_rows(tmp_path):
     dm = FERPlusDataModule(root=str(sample), votes=str(votes), label_scheme="majority")
     arrays = dm.load()
     assert dm.extra["ferplus"]["rows"] == 151
-    # the majority rows of the first 151, worked out here from the votes file alone
+    # the majority rows of the first 151, worked out here from the votes file alone as Microsoft's
+    # ferplus.py does: single votes dropped, then an emotion with more than half of the rest
     names = ["neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt"]
     expected = {}
     for row, fields in enumerate(csv.reader(lines[1:152])):
         counts = np.array(fields[2:12], int)
+        counts[counts == 1] = 0
         if fields[1] and counts[:8].max() * 2 > counts.sum():
             expected[row] = names[int(counts[:8].argmax())]
     assert 100 < len(expected) < 151
     rows = [int(f.rsplit(":", 1)[1]) - 2 for f in arrays.files]  # fer2013.csv line -> row
     assert rows == sorted(expected)
     assert [arrays.classes[label] for label in arrays.labels] == [expected[r] for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("votes", "scheme", "expected"),
+    [
+        ([5, 1, 1, 1, 1, 1, 0, 0, 0, 0], "majority", {"neutral": 1.0}),  # single votes are outliers
+        ([4, 4, 2, 0, 0, 0, 0, 0, 0, 0], "majority", None),  # 4 of 10: no majority
+        ([4, 4, 2, 0, 0, 0, 0, 0, 0, 0], "plurality", None),  # a tie
+        # the leading two reach 75% of the votes: the loop stops there
+        ([4, 4, 2, 0, 0, 0, 0, 0, 0, 0], "probability", {"neutral": 0.5, "happy": 0.5, "surprise": 0}),
+        ([6, 2, 2, 0, 0, 0, 0, 0, 0, 0], "probability", {"neutral": 0.6, "happy": 0.2, "surprise": 0.2}),
+        ([7, 3, 0, 0, 0, 0, 0, 0, 0, 0], "probability", {"neutral": 0.7, "happy": 0.3}),
+        ([3, 2, 2, 2, 0, 0, 0, 0, 0, 0], "probability", None),  # four leading emotions: too many
+        ([3, 2, 2, 2, 0, 0, 0, 0, 0, 0], "crossentropy", {"neutral": 1 / 3, "happy": 2 / 9}),
+        ([2, 0, 0, 0, 0, 0, 0, 0, 5, 3], "crossentropy", None),  # unknown leads: dropped
+        ([0, 0, 0, 0, 0, 0, 0, 9, 1, 0], "majority", {"contempt": 1.0}),
+    ],
+)
+def test_votes_follow_microsofts_processing(votes, scheme, expected):
+    target, reason = process_votes(np.array(votes), scheme)
+    if expected is None:
+        assert target is None and reason
+        return
+    assert target.sum() == pytest.approx(1.0)
+    for name, share in expected.items():
+        assert target[EMOTIONS.index(name)] == pytest.approx(share)
+
+
+def write_folders(root: Path, split_votes: dict[str, list[list[int]]], start: int = 0) -> list[str]:
+    """Microsoft's layout: FER2013<Split>/ with 48x48 PNGs and a headerless label.csv."""
+    import cv2
+
+    names, n = [], start
+    for folder, rows in split_votes.items():
+        (root / folder).mkdir(parents=True)
+        with open(root / folder / "label.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            for votes in rows:
+                name = f"fer{n:07d}.png"
+                cv2.imwrite(str(root / folder / name), face(n))
+                writer.writerow([name, "(0, 0, 48, 48)", *votes])
+                names.append(name)
+                n += 1
+    return names
+
+
+def test_microsoft_folders(tmp_path):
+    """The folders form: splits from the folder names, val and test by majority under every scheme,
+    missing and unlisted PNGs skipped and counted, and the shared-name defect caught by the audit."""
+    train = [VOTES[0], VOTES[1], VOTES[3], VOTES[4]] * 2
+    names = write_folders(
+        tmp_path, {"FER2013Train": train, "FER2013Valid": [VOTES[0], VOTES[3]], "FER2013Test": VOTES}
+    )
+    (tmp_path / "FER2013Train" / names[2]).unlink()  # listed, no PNG
+    face_png = tmp_path / "FER2013Test" / names[-5]
+    (tmp_path / "FER2013Test" / "fer9999999.png").write_bytes(face_png.read_bytes())  # a PNG not listed
+    dm = FERPlusDataModule(root=str(tmp_path), label_scheme="probability")
+    arrays = dm.load()
+    skipped = {s["file"]: s["reason"] for s in dm.skipped}
+    assert "missing" in skipped[f"FER2013Train/{names[2]}"]
+    assert "not listed" in skipped["FER2013Test/fer9999999.png"]
+    counts = dm.extra["ferplus"]["per_split"]
+    assert counts["train"] == {"rows": 7, "kept": 7, "not_a_face": 0, "unknown": 0, "no_agreement": 0}
+    # probability keeps anger-plurality faces for training only; Valid and Test use majority
+    assert counts["val"] == {"rows": 2, "kept": 1, "not_a_face": 0, "unknown": 0, "no_agreement": 1}
+    assert counts["test"] == {"rows": 5, "kept": 2, "not_a_face": 1, "unknown": 0, "no_agreement": 2}
+    assert dm.extra["ferplus"]["audited_against"] is None
+    held = arrays.targets[arrays.splits != "train"]
+    assert set(np.unique(held)) == {0.0, 1.0}  # one-hot majority targets
+    assert arrays.targets[arrays.splits == "train"].max(1).min() < 1  # soft training targets
+
+    # fer2013new.csv beside the folders: a name two vote rows share, whose label.csv votes are the first
+    # row's while the PNG holds the last row's pixels, is refused; one whose rows agree is kept
+    test_names = names[-5:]
+    rows = [("Training", n, v) for n, v in zip(names[:8], train)]
+    rows += [("PublicTest", n, v) for n, v in zip(names[8:10], [VOTES[0], VOTES[3]])]
+    rows += [("PrivateTest", n, v) for n, v in zip(test_names, VOTES)]
+    rows += [("PrivateTest", test_names[0], [0] * 9 + [10]), ("Training", names[0], train[0])]
+    with open(tmp_path / "fer2013new.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(HEADER)
+        writer.writerows([usage, name, *v] for usage, name, v in rows)
+    dm = FERPlusDataModule(root=str(tmp_path), label_scheme="majority")
+    dm.load()
+    skipped = {s["file"]: s["reason"] for s in dm.skipped}
+    assert "holds the last one's pixels" in skipped[f"FER2013Test/{test_names[0]}"]
+    assert f"FER2013Train/{names[0]}" not in skipped
+    assert dm.extra["ferplus"]["names_shared_by_vote_rows"] == 2
+
+
+@pytest.mark.realdata
+def test_real_microsoft_folders_and_their_defect():
+    root = shared_data("ferplus_folders")
+    votes = shared_data("ferplus") / "fer2013new.csv"
+    dm = FERPlusDataModule(root=str(root), votes=str(votes), label_scheme="majority")
+    dm.setup()
+    report = dm.report()
+    counts = report["ferplus"]["per_split"]
+    # every listed face is read: 28,558 / 3,579 / 3,573 less the defect
+    assert [counts[s]["rows"] for s in ("train", "val", "test")] == [28_558, 3_579, 3_572]
+    assert report["skipped"] == [
+        {
+            "file": "FER2013Test/fer0033120.png",
+            "reason": "fer2013new.csv lines 33202, 34336 all name this PNG; it holds the last one's pixels "
+            "(votes [0, 0, 0, 0, 0, 0, 0, 0, 0, 10]) while label.csv gives it [5, 0, 0, 1, 1, 0, 0, 0, 3, 0]",
+        }
+    ]
+    assert report["ferplus"]["names_shared_by_vote_rows"] == 4
+    assert report["classes"] == list(EMOTIONS)
+    assert {s: sum(report["splits"][s].values()) for s in ("train", "val", "test")} == {
+        s: counts[s]["kept"] for s in ("train", "val", "test")
+    }
+    assert counts["test"]["kept"] > 3_000 and report["splits"]["test"]["contempt"] > 0

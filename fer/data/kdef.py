@@ -6,7 +6,10 @@ HR FR (full/half left, straight, half/full right). 70 subjects x 7 expressions x
 angles x 2 sessions = 4,900 colour photos of 562x762. Extensions vary in case, and the
 loader also reads a flat folder of such files. ``data.angles`` and ``data.sessions``
 filter the poses (default: straight, both sessions); faces are detected and cropped.
-The subject is sex + id (``F01``): the two sessions are the same person.
+The subject is sex + id (``F01``): the two sessions are the same person. The release has
+gaps (``AF01SUFR`` is missing) and misnamed files (``AF31V.JPG``): misnamed files are
+skipped with the reason, and every selected pose of a person that has no file is listed
+in the report as ``missing_photos``.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ import re
 from pathlib import Path
 
 from fer.config import KDEFDataConfig
+from fer.data.arrays import FaceArrays
+from fer.data.decode import Problems
 from fer.data.posed import PosedFacesDataModule
 from fer.labels import canonical
 
 NAME = re.compile(r"^([AB])([FM])(\d{2})(AF|AN|DI|HA|NE|SA|SU)(FL|HL|S|HR|FR)$", re.IGNORECASE)
 ANGLES = ("FL", "HL", "S", "HR", "FR")
 SESSIONS = ("A", "B")
+EXPRESSIONS = ("AF", "AN", "DI", "HA", "NE", "SA", "SU")
 
 
 class KDEFDataModule(PosedFacesDataModule):
@@ -56,3 +62,21 @@ class KDEFDataModule(PosedFacesDataModule):
         if angle not in self.angles or session not in self.sessions:
             return None
         return canonical(expression), sex + number
+
+    def decode(self, root: Path, files: list[Path], problems: Problems) -> FaceArrays:
+        arrays = super().decode(root, files, problems)
+        self.extra["missing_photos"] = self.missing(files)
+        return arrays
+
+    def missing(self, files: list[Path]) -> list[str]:
+        """The selected poses of every person found that no file holds (sessions and angles as filtered)."""
+        found = {m.group(0).upper(): m.groups() for p in files if (m := NAME.match(p.stem))}
+        people = sorted({(sex.upper(), number) for _, sex, number, _, _ in found.values()})
+        expected = (
+            f"{session}{sex}{number}{expression}{angle}"
+            for sex, number in people
+            for session in self.sessions
+            for expression in EXPRESSIONS
+            for angle in self.angles
+        )
+        return [name for name in expected if name not in found]

@@ -2,13 +2,16 @@
 
 Folds never split a subject (or, where subjects are unknown, are built per image),
 are stratified by class as far as the groups allow, and depend only on the seed.
+``kfold_images`` alone ignores the subjects: random folds over images, the protocol of
+image-level published figures (Akhand et al. 2021 on KDEF), which a person's photos can
+straddle; its note says so.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-PROTOCOLS = ("official", "kfold", "loso")
+PROTOCOLS = ("official", "kfold", "kfold_images", "loso")
 
 
 def grouped_folds(labels: np.ndarray, groups: np.ndarray | None, num_folds: int, seed: int) -> np.ndarray:
@@ -86,12 +89,19 @@ def assign(
             f"{1 - test_fraction - val_fraction:.0%}/{val_fraction:.0%}/{test_fraction:.0%}"
             + (" by subject" if subjects is not None else ""),
         )
-    if protocol == "kfold":
+    if protocol in ("kfold", "kfold_images"):
         if not 0 <= fold < num_folds:
             raise ValueError(f"data.fold={fold} is outside 0..{num_folds - 1} (data.num_folds={num_folds})")
+        if protocol == "kfold_images":
+            grouping = (
+                " over images, subjects ignored (a person's photos can be in train and test: comparable "
+                "with image-level published figures, not subject-independent)"
+            )
+            subjects = None
+        else:
+            grouping = " grouped by subject" if subjects is not None else " (per image: no subject ids)"
         folds = grouped_folds(labels, subjects, num_folds, seed)
         test = np.flatnonzero(folds == fold)
-        grouping = " grouped by subject" if subjects is not None else " (per image: no subject ids)"
         note = f"fold {fold} of {num_folds}-fold cross-validation{grouping}"
     elif protocol == "loso":
         if subjects is None:
