@@ -29,6 +29,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from fer.config import DataConfig, FullFrameDataConfig
 from fer.data.datamodule import FERDataModule, build_datamodule
+from fer.data.summary import split_digest
 from fer.models.classifier import EmotionClassifier
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ PREVIOUS_SUFFIX = ".prev.ckpt"  # last.ckpt's previous version: last.prev.ckpt
 TEMPORARY_SUFFIX = ".partial"  # a checkpoint being written: .<name>.<pid>.partial, beside its target
 # what torch.load raises on a damaged file
 DAMAGE = (EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError)
+
+
+class SplitMismatch(ValueError):
+    """A command rebuilt a run's dataset and got other test images than the run had."""
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -156,24 +161,66 @@ def load_classifier(path: str | Path) -> tuple[EmotionClassifier, dict]:
     return model, checkpoint
 
 
-def data_section(hparams: Mapping, data: Mapping | None = None) -> dict:
-    """The data section to evaluate on: ``data`` when given, else the checkpoint's own; over its classes."""
-    section = {
-        k: v
-        for k, v in dict(data if data is not None else hparams["data"]).items()
-        if k not in RETIRED_DATA_KEYS
-    }
+def run_record(checkpoint: Mapping) -> dict:
+    """What the run recorded about itself (dataset, seed, test split ...); empty for foreign files."""
+    return dict(checkpoint.get("callbacks", {}).get("RunReport", {}).get("meta", {}))
+
+
+def data_section(checkpoint: Mapping, data: Mapping | None = None) -> dict:
+    """The data section to evaluate on: ``data`` when given, else the checkpoint's own; over its classes.
+
+    On the run's own dataset the splits are drawn by the run's split seed (``data.split_seed``, or the
+    run's seed where that was null), whatever seed the command itself has."""
+    hparams = checkpoint["hyper_parameters"]
+    own = hparams.get("data") or {}
+    section = {k: v for k, v in dict(data if data is not None else own).items() if k not in RETIRED_DATA_KEYS}
     section["classes"] = list(hparams["classes"])
+    if section.get("_target_") == own.get("_target_") and section.get("split_seed") is None:
+        run_seed = own.get("split_seed")
+        section["split_seed"] = run_record(checkpoint).get("seed") if run_seed is None else run_seed
     return section
 
 
-def checkpoint_datamodule(
-    hparams: Mapping, data: Mapping | None, seed: int, cache_dir: str | None
-) -> FERDataModule:
-    """The checkpoint's dataset (or ``data``) over its classes, at its input size, not augmented."""
-    return build_datamodule(
-        data_section(hparams, data), hparams["backbone"]["input_size"], [], seed, cache_dir
+def check_split(checkpoint: Mapping, section: Mapping, datamodule: FERDataModule, ckpt: str | Path) -> None:
+    """Stop unless the rebuilt test split of the run's own dataset is the one the run tested on.
+
+    Runs record a digest of their test images (``test_digest``); older checkpoints have none and pass."""
+    own = checkpoint["hyper_parameters"].get("data") or {}
+    expected = run_record(checkpoint).get("test_digest")
+    if section.get("_target_") != own.get("_target_") or expected is None:
+        return
+    test = datamodule.data["test"].files
+    if split_digest(test) == expected:
+        return
+    unrelated = {"batch_size", "num_workers", "strict", "classes", "split_seed"}
+    differ = [
+        f"data.{k}={section.get(k)!r} (the run: {own.get(k)!r})"
+        for k in sorted(set(section) | set(own))
+        if k not in unrelated and section.get(k) != own.get(k)
+    ]
+    raise SplitMismatch(
+        f"ckpt={ckpt}: the test split rebuilt here ({len(test)} images) is not the one the run tested on "
+        f"({run_record(checkpoint).get('test_images', '?')} images): its scores could include training "
+        "images. "
+        + (
+            f"Differences: {', '.join(differ)}."
+            if differ
+            else "The files under data.root changed since the run."
+        )
     )
+
+
+def checkpoint_datamodule(
+    ckpt: str | Path, checkpoint: Mapping, data: Mapping | None, seed: int, cache_dir: str | None
+) -> FERDataModule:
+    """The checkpoint's dataset (or ``data``) over its classes, at its input size, not augmented; set up,
+    and checked against the run's test split where it is the run's own dataset."""
+    section = data_section(checkpoint, data)
+    input_size = checkpoint["hyper_parameters"]["backbone"]["input_size"]
+    datamodule = build_datamodule(section, input_size, [], seed, cache_dir)
+    datamodule.setup()
+    check_split(checkpoint, section, datamodule, ckpt)
+    return datamodule
 
 
 def preprocessing(hparams: Mapping) -> dict:

@@ -60,10 +60,12 @@ def crossdata(cfg: DictConfig) -> list[dict]:
     out = Path(cfg.output)
     rows = []
     for ckpt in map(Path, cfg.ckpt):
-        own = read(ckpt)["hyper_parameters"]["data"]["_target_"]
+        own = read(ckpt)["hyper_parameters"]["data"]
         for target in cfg.targets:
             section = target_section(target, cfg.roots.get(target))
-            split = "test" if section["_target_"] == own else "all"
+            split = "test" if section["_target_"] == own["_target_"] else "all"
+            if split == "test":  # the run's own split settings, at the root given here
+                section = {**own, "root": section["root"] if cfg.roots.get(target) else own["root"]}
             metrics = evaluate_checkpoint(
                 ckpt,
                 out / f"{source_name(ckpt)}__{target}",

@@ -19,12 +19,13 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from fer.checkpoint import checkpoint_datamodule, load_classifier
+from fer.checkpoint import checkpoint_datamodule, load_classifier, read, run_record
 from fer.config import CONF_PATH
 from fer.models.tta import predict
 from fer.plots import plot_confusion_matrix
 
 log = logging.getLogger(__name__)
+SPLITS = ("test", "val", "all")
 
 
 @torch.inference_mode()
@@ -34,8 +35,7 @@ def member_outputs(ckpt: str, splits, data: dict | None, ttas, seed: int, cache_
     model, checkpoint = load_classifier(ckpt)
     model.eval()
     hparams = checkpoint["hyper_parameters"]
-    datamodule = checkpoint_datamodule(hparams, data, seed, cache_dir)
-    datamodule.setup()
+    datamodule = checkpoint_datamodule(ckpt, checkpoint, data, seed, cache_dir)
     probabilities, labels = {}, {}
     for split in splits:
         batches, targets = {tta: [] for tta in ttas}, []
@@ -71,10 +71,24 @@ def scores(probabilities: np.ndarray, labels: np.ndarray, k: int) -> dict:
     }
 
 
+def same_test_split(ckpts) -> None:
+    """Refuse members that were tested on different images (other folds, seeds or data)."""
+    digests = {str(c): run_record(read(c)).get("test_digest") for c in ckpts}
+    if len(set(digests.values()) - {None}) > 1:
+        listed = ", ".join(f"{c} ({d})" for c, d in digests.items())
+        raise ValueError(
+            f"the members were tested on different images (test split digests: {listed}): an ensemble "
+            "needs models of one split; train them with one data.split_seed and data.fold"
+        )
+
+
 def ensemble(cfg: DictConfig) -> dict:
     if len(cfg.ckpt) < 2:
         raise ValueError(f"ckpt={list(cfg.ckpt)}: an ensemble needs at least two checkpoints")
+    if cfg.split not in SPLITS:
+        raise ValueError(f"split={cfg.split!r}: expected one of {SPLITS} (a split that no member trained on)")
     data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
+    same_test_split(cfg.ckpt)
     members = [
         member_probabilities(c, cfg.split, data, cfg.tta, cfg.seed, cfg.paths.cache_dir) for c in cfg.ckpt
     ]
@@ -93,6 +107,10 @@ def ensemble(cfg: DictConfig) -> dict:
         "test/confusion_matrix": result["matrix"].tolist(),
         "classes": classes,
         "split": cfg.split,
+        "dataset": read(cfg.ckpt[0])["hyper_parameters"]["data"]["_target_"]
+        if data is None
+        else data["_target_"],
+        "tta": cfg.tta,
         "images": int(len(labels)),
         "members": [
             {"checkpoint": str(Path(c).resolve()), "test/acc": scores(p, labels, len(classes))["acc"]}

@@ -17,11 +17,13 @@ import lightning as L
 from fer.callbacks import show_bar
 from fer.callbacks.progress import PlainProgress
 from fer.callbacks.run_report import RunReport
-from fer.checkpoint import data_section, load_classifier
+from fer.checkpoint import check_split, data_section, load_classifier
 from fer.data.datamodule import build_datamodule
+from fer.data.summary import split_digest
 from fer.labels import canonical
 
 SPLITS = ("test", "val", "all")
+RUN_FACTS = ("dataset", "train_images", "test_split", "test_images", "test_digest", "tta")
 
 
 def evaluate_checkpoint(
@@ -42,12 +44,10 @@ def evaluate_checkpoint(
     model, checkpoint = load_classifier(ckpt)
     if tta:
         model.hparams.tta = tta
-    hparams = checkpoint["hyper_parameters"]
-    section = data_section(hparams, data)
-    input_size = hparams["backbone"]["input_size"]
+    section = data_section(checkpoint, data)
+    input_size = checkpoint["hyper_parameters"]["backbone"]["input_size"]
     datamodule = build_datamodule({**section, "classes": None}, input_size, [], seed, cache_dir)
-    datamodule.setup()
-    available = list(datamodule.classes)
+    available = datamodule.available_classes()
     names = {canonical(c) for c in available}
     shared = [c for c in model.classes if canonical(c) in names]
     left_out = {
@@ -60,10 +60,24 @@ def evaluate_checkpoint(
         model.keep_classes(shared)
     datamodule.select(shared)
     datamodule.setup()
+    if split != "all":
+        check_split(checkpoint, section, datamodule, ckpt)
     model.test_groups = datamodule.groups(split)
-    meta = {"dataset": datamodule.name, "checkpoint": str(Path(ckpt).resolve()), "split": split}
-    meta |= {"tta": model.hparams.tta, "classes_left_out": left_out}
-    report = RunReport.from_record(run_dir, checkpoint["callbacks"]["RunReport"], meta)
+    record = checkpoint["callbacks"]["RunReport"]
+    note = datamodule.report()["protocol"]["note"]
+    meta = {
+        "dataset": datamodule.name,
+        "checkpoint": str(Path(ckpt).resolve()),
+        "split": split,
+        "test_split": "every image of every split (split=all)" if split == "all" else f"{split}: {note}",
+        "test_images": len(datamodule.dataset(split, augment=False)),
+        "test_digest": None if split == "all" else split_digest(datamodule.data[split].files),
+        "tta": model.hparams.tta,
+        "classes_left_out": left_out,
+        # the training run's own facts, kept apart from this evaluation's
+        "trained": {k: record["meta"].pop(k, None) for k in RUN_FACTS},
+    }
+    report = RunReport.from_record(run_dir, record, meta)
     tester = L.Trainer(
         **trainer,
         logger=loggers or False,

@@ -31,7 +31,7 @@ from captum.attr import LayerAttribution, LayerGradCam
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from fer.checkpoint import checkpoint_datamodule
+from fer.checkpoint import checkpoint_datamodule, read
 from fer.config import CONF_PATH
 from fer.frames import Tally, frames
 from fer.loggers import wandb_is_logged_in
@@ -130,8 +130,7 @@ def explain_split(model, layer: nn.Module, cfg: DictConfig, out: Path) -> dict:
     """Per-class mean face and mean Grad-CAM (true class) over a split of the dataset."""
     hparams = model.hparams
     data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
-    datamodule = checkpoint_datamodule(hparams, data, cfg.seed, cfg.paths.cache_dir)
-    datamodule.setup()
+    datamodule = checkpoint_datamodule(cfg.ckpt, read(cfg.ckpt), data, cfg.seed, cfg.paths.cache_dir)
     dataset = datamodule.dataset(cfg.split, augment=False)
     count = min(len(dataset), cfg.max_images)
     index = np.random.default_rng(cfg.seed).permutation(len(dataset))[:count]

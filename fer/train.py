@@ -95,6 +95,8 @@ def train(cfg: DictConfig) -> dict:
         "num_params": sum(p.numel() for p in model.net.parameters()),
         "train_images": len(datamodule.data["train"].labels),
         "test_split": data_report["protocol"]["note"],
+        "test_digest": data_report["test_digest"],
+        "test_images": len(datamodule.data["test"].labels),
         "tta": cfg.tta,
         "distillation": distillation,
         "provenance": record,

@@ -27,7 +27,7 @@ from fer.data.cleaning import clean
 from fer.data.decode import DataError, Problems
 from fer.data.device import DeviceLoader, device_augmentation
 from fer.data.splits import assign
-from fer.data.summary import duplicates_summary, split_counts, subject_overlap
+from fer.data.summary import duplicates_summary, split_counts, split_digest, subject_overlap
 from fer.data.transforms import eval_transform, train_transform
 from fer.labels import select_classes
 
@@ -157,9 +157,8 @@ class FERDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.data:
             return
-        if self._decoded is None:
-            self._decoded = self.load()
-        arrays = self._decoded
+        arrays = self._decoded if self._decoded is not None else self.load()
+        self._decoded = arrays
         cleaning = None
         if self.cleans():
             arrays, cleaning = clean(arrays)
@@ -196,6 +195,9 @@ class FERDataModule(L.LightningDataModule):
             "num_images": int(sum(len(i) for i in index.values())),
             "splits": split_counts(arrays, index),
             "protocol": {**p, "note": note},
+            "test_digest": split_digest(
+                self.data["test"].files
+            ),  # a checkpoint's test split, checked on reuse
             "num_subjects": None if arrays.subjects is None else int(len(np.unique(arrays.subjects))),
             "subject_overlap": subject_overlap(arrays, index),
             "image_shape": list(arrays.images.shape[1:]),
@@ -205,6 +207,12 @@ class FERDataModule(L.LightningDataModule):
             "num_skipped": len(self.skipped),
             "skipped": self.skipped,
         }
+
+    def available_classes(self) -> list[str]:
+        """The dataset's classes before any selection (decoded, or read from the cache, once)."""
+        if self._decoded is None:
+            self._decoded = self.load()
+        return list(self._decoded.classes)
 
     def select(self, classes: Sequence[str]) -> None:
         """Use ``classes`` from now on; the next setup() splits again without decoding again."""

@@ -10,6 +10,11 @@ import numpy as np
 from fer.data.arrays import FaceArrays
 
 
+def split_digest(files: list[str]) -> str:
+    """The identity of a split: a hash of its images' ids (file names, CSV lines), in any order."""
+    return hashlib.sha256("\n".join(sorted(files)).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
 def duplicate_groups(images: np.ndarray) -> list[np.ndarray]:
     """Indices of byte-identical images, one array per group of two or more."""
     groups: dict[bytes, list[int]] = defaultdict(list)
