@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from fer.checkpoint_file import NotACheckpoint, read_checkpoint
 from fer.config import DataConfig, FullFrameDataConfig
 from fer.data.datamodule import FERDataModule, build_datamodule
 from fer.data.summary import split_digest
@@ -36,8 +35,6 @@ log = logging.getLogger(__name__)
 RETIRED_DATA_KEYS = ("cache_dir",)  # data keys of old checkpoints (before fer/config.py; now paths.cache_dir)
 PREVIOUS_SUFFIX = ".prev.ckpt"  # last.ckpt's previous version: last.prev.ckpt
 TEMPORARY_SUFFIX = ".partial"  # a checkpoint being written: .<name>.<pid>.partial, beside its target
-# what torch.load raises on a damaged file
-DAMAGE = (EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError)
 
 
 class SplitMismatch(ValueError):
@@ -117,39 +114,32 @@ def resume_checkpoint(path: str | None) -> str | None:
             "e.g. <run dir>/checkpoints/last.ckpt"
         )
     try:
-        read(file)
-    except DAMAGE as err:
+        read(file, "resume")
+    except NotACheckpoint as err:
+        if not err.damaged:
+            raise
         previous = file.with_name(file.stem + PREVIOUS_SUFFIX)
         hint = (
             f"resume={previous} continues from the epoch before"
             if _loads(previous)
             else "no earlier one was kept"
         )
-        raise ValueError(
-            f"resume={path}: the checkpoint is damaged ({type(err).__name__}: {err}); {hint}"
-        ) from err
+        raise NotACheckpoint(f"resume={path}: the checkpoint is damaged (cut short); {hint}", True) from None
     return str(file)
 
 
 def _loads(path: Path) -> bool:
     try:
         read(path)
-    except (FileNotFoundError, *DAMAGE):
+    except (FileNotFoundError, NotACheckpoint, OSError):
         return False
     return True
 
 
-def read(path: str | Path) -> dict:
-    """The raw checkpoint, refused unless it is a file that fer.train wrote."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"ckpt={path}: no such checkpoint file (expected a .ckpt written by fer.train)"
-        )
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if "hyper_parameters" not in checkpoint or "classes" not in checkpoint["hyper_parameters"]:
-        raise ValueError(f"ckpt={path}: not a fer checkpoint (no classes among its hyperparameters)")
-    return checkpoint
+def read(path: str | Path, key: str = "ckpt") -> dict:
+    """The raw checkpoint, refused unless it is a file that fer.train wrote (``key``: the option that
+    named it, for the message)."""
+    return read_checkpoint(path, key)
 
 
 def load_classifier(path: str | Path) -> tuple[EmotionClassifier, dict]:

@@ -10,15 +10,80 @@ refuses the same mistakes.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 CONF_PATH = "pkg://fer.conf"  # the YAML tree, installed as the package fer.conf (pyproject.toml)
 CONF_MODULE = "fer.conf"
+TTA_MODES = ("none", "flip", "shift", "ten_crop")  # fer/models/tta.py
+
+
+class ConfigValueError(ValueError):
+    """A config value outside what its key accepts; the message names the key and what it accepts."""
+
+
+def choice(default: Any, *options: Any) -> Any:
+    """A field whose value must be one of ``options`` (null passes where the field is Optional)."""
+    return field(default=default, metadata={"choices": options})
+
+
+def bounded(
+    default: Any, low: float | None = None, high: float | None = None, *, open_low=False, open_high=False
+):
+    """A numeric field within [low, high]; ``open_low``/``open_high`` exclude the bound itself."""
+    return field(default=default, metadata={"range": (low, high, open_low, open_high)})
+
+
+def out_of_range(value: float, low, high, open_low: bool, open_high: bool) -> str | None:
+    """What ``value`` should have been, or None where it is in range."""
+    if value != value:  # NaN
+        return "a number"
+    too_low = low is not None and (value <= low if open_low else value < low)
+    too_high = high is not None and (value >= high if open_high else value > high)
+    if not (too_low or too_high):
+        return None
+    left = "" if low is None else f"{'>' if open_low else '>='} {low}"
+    right = "" if high is None else f"{'<' if open_high else '<='} {high}"
+    return " and ".join(p for p in (left, right) if p)
+
+
+def check(schema: type, values: Mapping, prefix: str = "") -> None:
+    """Every value of ``values`` against its field's declared choices and range, nested sections
+    included, then the schema's own cross-key ``rules``. A key the schema lacks (added with ``+``), or
+    the first value out of bounds, raises :class:`ConfigValueError` naming the key."""
+    hints = typing.get_type_hints(schema)
+    names = [f.name for f in dataclasses.fields(schema)]
+    for key in values:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"; did you mean {prefix}{close[0]}?" if close else f"; expected one of {', '.join(names)}"
+            raise ConfigValueError(f"{prefix}{key} is not a key here{hint}")
+    for f in dataclasses.fields(schema):
+        if f.name not in values or values[f.name] is None:
+            continue
+        value, key = values[f.name], f"{prefix}{f.name}"
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind) and isinstance(value, Mapping):
+            check(kind, value, f"{key}.")
+        if "choices" in f.metadata and value not in f.metadata["choices"]:
+            options = ", ".join(str(o) for o in f.metadata["choices"])
+            raise ConfigValueError(f"{key}={value!r}: expected one of {options}")
+        if "range" in f.metadata:
+            for item in value if isinstance(value, (list, tuple, ListConfig)) else [value]:
+                if (wanted := out_of_range(item, *f.metadata["range"])) is not None:
+                    raise ConfigValueError(f"{key}={value!r}: expected {wanted}")
+    for rule in getattr(schema, "rules", ()):
+        if (problem := rule(values)) is not None:
+            raise ConfigValueError(f"{prefix}{problem}")
+
+
 # the options of conf/data (tests/test_configs.py checks the list)
 DATA_OPTIONS = (
     "synthetic",
@@ -43,27 +108,42 @@ class DataConfig:
     classes: Optional[list[str]] = None
     # official (the dataset's own split) | kfold (grouped by subject) | kfold_images (random folds over
     # images, subjects ignored: for image-level published figures) | loso (leave one subject out)
-    protocol: str = "official"
-    num_folds: int = 10  # folds of protocol=kfold and kfold_images
-    fold: int = 0  # which fold (or, for loso, which subject) is the test split
+    protocol: str = choice("official", "official", "kfold", "kfold_images", "loso")
+    num_folds: int = bounded(10, 2)  # folds of protocol=kfold and kfold_images
+    fold: int = bounded(0, 0)  # which fold (or, for loso, which subject) is the test split
     # share of train (or of the training subjects) held out for validation; 0 = none: every non-test
     # image trains and the last epoch is kept (a refit, once the recipe was chosen with validation)
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2  # share held out for test where the source has no split at all
+    val_fraction: float = bounded(0.1, 0, 1, open_high=True)
+    test_fraction: float = bounded(
+        0.2, 0, 1, open_low=True, open_high=True
+    )  # share held out for test where the source has no split at all
     split_seed: Optional[int] = None  # seeds the splits (null = the run seed); fixed: seeds vary, folds stay
     strict: bool = False  # true = stop at the first bad item; false = skip it and list it in the report
     # true = drop constant images, conflicting-label duplicate groups and duplicate copies
     clean: bool = False
-    image_size: int = 48  # side of the stored square grey images (FER2013's native size)
-    batch_size: int = 64  # images per training step
-    num_workers: int = 2  # dataloader worker processes (0 = load in the main process)
+    image_size: int = bounded(48, 8)  # side of the stored square grey images (FER2013's native size)
+    batch_size: int = bounded(64, 1)  # images per training step
+    num_workers: int = bounded(2, 0)  # dataloader worker processes (0 = load in the main process)
+
+    rules = (
+        lambda v: (
+            f"fold={v['fold']}: expected < data.num_folds ({v['num_folds']})"
+            if v.get("protocol") in ("kfold", "kfold_images") and v.get("fold", 0) >= v.get("num_folds", 10)
+            else None
+        ),
+        lambda v: (
+            f"val_fraction={v['val_fraction']} and test_fraction={v['test_fraction']}: together below 1"
+            if v.get("val_fraction", 0.1) + v.get("test_fraction", 0.2) >= 1
+            else None
+        ),
+    )
 
 
 @dataclass
 class SyntheticDataConfig(DataConfig):
-    num_train: int = 4900  # training images (balanced over the 7 FER2013 classes)
-    num_val: int = 700  # validation images
-    num_test: int = 1400  # test images
+    num_train: int = bounded(4900, 1)  # training images (balanced over the 7 FER2013 classes)
+    num_val: int = bounded(700, 0)  # validation images
+    num_test: int = bounded(1400, 1)  # test images
     data_seed: int = 0  # draws the same faces for the same seed on every machine
 
 
@@ -72,18 +152,22 @@ class FERPlusDataConfig(DataConfig):
     # path to fer2013new.csv (null = beside fer2013.csv or the three folders; with the folders it audits them)
     votes: Optional[str] = None
     # training labels: majority | plurality | probability | crossentropy (val and test: majority)
-    label_scheme: str = "majority"
+    label_scheme: str = choice("majority", "majority", "plurality", "probability", "crossentropy")
 
 
 @dataclass
 class FacesConfig:
     """``faces``: how faces are found and cropped, alike for full-frame datasets and for prediction."""
 
-    detector: str = "cnn"  # cnn (MTCNN, five landmarks; weights in the mtcnn wheel) | haar (OpenCV's cascade)
+    detector: str = choice(
+        "cnn", "cnn", "haar"
+    )  # cnn (MTCNN, five landmarks; weights in the mtcnn wheel) | haar (OpenCV's cascade)
     align: bool = True  # cnn: eyes levelled and the crop placed from the landmarks as FER2013 frames faces
-    min_confidence: float = 0.9  # cnn: faces the last stage scores below this are dropped
-    min_size: float = 0.08  # smallest face side, as a fraction of the frame's shorter side
-    max_side: int = 480  # frames are scaled to this longer side for detection
+    min_confidence: float = bounded(0.9, 0, 1)  # cnn: faces the last stage scores below this are dropped
+    min_size: float = bounded(
+        0.08, 0, 1, open_low=True
+    )  # smallest face side, as a fraction of the frame's shorter side
+    max_side: int = bounded(480, 32)  # frames are scaled to this longer side for detection
 
 
 @dataclass
@@ -91,13 +175,15 @@ class FullFrameDataConfig(DataConfig):
     """Datasets of whole photos, whose faces are detected and cropped."""
 
     # box crops (haar, or align off): the box grown by this fraction of its side per edge
-    face_margin: float = 0.15
+    face_margin: float = bounded(0.15, 0, 1)
     faces: FacesConfig = field(default_factory=FacesConfig)  # detector and alignment
 
 
 @dataclass
 class CKPlusDataConfig(FullFrameDataConfig):
-    peak_frames: int = 3  # original release: last frames of each labelled sequence taken as its emotion
+    peak_frames: int = bounded(
+        3, 1
+    )  # original release: last frames of each labelled sequence taken as its emotion
     neutral_first_frame: bool = False  # original release: also take each sequence's first frame as neutral
 
 
@@ -111,7 +197,7 @@ class KDEFDataConfig(FullFrameDataConfig):
 class VideoDataConfig(FullFrameDataConfig):
     """Datasets of video clips: frames sampled per clip, faces detected and cropped."""
 
-    frames_per_clip: int = 5  # frames taken per clip, evenly spaced over its length
+    frames_per_clip: int = bounded(5, 1)  # frames taken per clip, evenly spaced over its length
 
 
 @dataclass
@@ -122,11 +208,13 @@ class BackboneConfig:
     pretrained: bool = True  # ImageNet weights (from `weights`, else timm's hub); false = from scratch
     # null (timm's hub) | pkg:NAME (a weights package) | PATH (.pth/.safetensors)
     weights: Optional[str] = None
-    in_chans: int = 3  # 3 = grey repeated to RGB (exact pretrained stem); 1 = summed stem kernels
-    input_size: int = 64  # stored faces are resized to this
+    in_chans: int = choice(
+        3, 1, 3
+    )  # 3 = grey repeated to RGB (exact pretrained stem); 1 = summed stem kernels
+    input_size: int = bounded(64, 16)  # stored faces are resized to this
     mean: Optional[list[float]] = None  # input mean (null = the timm model's pretrained_cfg)
     std: Optional[list[float]] = None  # input standard deviation (null = the timm model's pretrained_cfg)
-    drop_rate: float = 0.2  # dropout before the classifier
+    drop_rate: float = bounded(0.2, 0, 1, open_high=True)  # dropout before the classifier
     zero_head: bool = True  # a new classifier starts at zero: uniform first predictions
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra arguments to timm.create_model
 
@@ -136,46 +224,70 @@ class FinetuneConfig:
     """``finetune``: which parameters train when (conf/finetune/, fer/finetune.py)."""
 
     # full | frozen (linear probe on cached features) | staged (Akhand et al. 2021) | evolve (PathNet)
-    strategy: str = "full"
-    lr_decay: float = 1.0  # lr factor per stage below the head (1 = one lr for all)
-    head_epochs: int = 2  # staged: epochs that train the new head alone
-    unfreeze_every: int = 1  # staged: epochs between unfreezing one stage and the next one down
-    population: int = 64  # evolve: paths in the population (Fernando et al. 2017)
-    tournament_steps: int = 50  # evolve: T, batches each path of a tournament trains before it is scored
-    generations: Optional[int] = None  # evolve: tournaments before the run stops (null = trainer.max_epochs)
-    fitness_fraction: float = 0.1  # evolve: share of each training class held out to score paths
+    strategy: str = choice("full", "full", "frozen", "staged", "evolve")
+    lr_decay: float = bounded(
+        1.0, 0, 1, open_low=True
+    )  # lr factor per stage below the head (1 = one lr for all)
+    head_epochs: int = bounded(2, 0)  # staged: epochs that train the new head alone
+    unfreeze_every: int = bounded(1, 1)  # staged: epochs between unfreezing one stage and the next one down
+    population: int = bounded(64, 2)  # evolve: paths in the population (Fernando et al. 2017)
+    tournament_steps: int = bounded(
+        50, 1
+    )  # evolve: T, batches each path of a tournament trains before it is scored
+    generations: Optional[int] = bounded(
+        None, 1
+    )  # evolve: tournaments before the run stops (null = trainer.max_epochs)
+    fitness_fraction: float = bounded(
+        0.1, 0, 1, open_low=True, open_high=True
+    )  # evolve: share of each training class held out to score paths
 
 
 @dataclass
 class OptimConfig:
     """``optim``: optimizer and learning-rate schedule (conf/optim/)."""
 
-    name: str = "adamw"  # adamw | sgd
-    lr: float = 0.001  # peak learning rate (of the head, when lr_decay < 1)
-    weight_decay: float = 0.05  # decoupled (AdamW) or L2 (SGD) decay; norms and biases get none
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # adamw: moment decay rates
-    momentum: float = 0.9  # sgd: heavy-ball momentum
+    name: str = choice("adamw", "adamw", "sgd")  # adamw | sgd
+    lr: float = bounded(0.001, 0, open_low=True)  # peak learning rate (of the head, when lr_decay < 1)
+    weight_decay: float = bounded(0.05, 0)  # decoupled (AdamW) or L2 (SGD) decay; norms and biases get none
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # adamw: moment decay rates, in [0, 1)
+    momentum: float = bounded(0.9, 0, 1, open_high=True)  # sgd: heavy-ball momentum
     nesterov: bool = True  # sgd: Nesterov's look-ahead variant
     fused: bool = False  # adamw: torch's fused kernel (one launch per step on a GPU)
-    scheduler: str = "cosine"  # cosine | plateau | constant
-    warmup_epochs: float = 1.0  # cosine: linear warm-up length
-    min_lr_ratio: float = 0.01  # cosine: final lr as a fraction of the peak
-    plateau_factor: float = 0.5  # plateau: lr multiplier when val/acc stalls
-    plateau_patience: int = 3  # plateau: epochs without improvement before that
+    scheduler: str = choice("cosine", "cosine", "plateau", "constant")  # cosine | plateau | constant
+    warmup_epochs: float = bounded(1.0, 0)  # cosine: linear warm-up length
+    min_lr_ratio: float = bounded(0.01, 0, 1)  # cosine: final lr as a fraction of the peak
+    plateau_factor: float = bounded(
+        0.5, 0, 1, open_low=True, open_high=True
+    )  # plateau: lr multiplier when val/acc stalls
+    plateau_patience: int = bounded(3, 0)  # plateau: epochs without improvement before that
+
+    rules = (
+        lambda v: (
+            f"betas={list(v['betas'])}: expected two values, each >= 0 and < 1"
+            if "betas" in v and (len(v["betas"]) != 2 or not all(0 <= b < 1 for b in v["betas"]))
+            else None
+        ),
+    )
 
 
 @dataclass
 class LossConfig:
     """``loss``: the training objective."""
 
-    label_smoothing: float = 0.0  # cross-entropy label smoothing (0 = none)
-    mixup: float = 0.0  # mixup Beta(alpha, alpha) parameter (0 = off)
-    cutmix: float = 0.0  # CutMix Beta(alpha, alpha) parameter (0 = off; with mixup, one of the two per batch)
-    class_weights: str = "none"  # none | balanced (weights N / (K * count) from the training split)
+    label_smoothing: float = bounded(0.0, 0, 1, open_high=True)  # cross-entropy label smoothing (0 = none)
+    mixup: float = bounded(0.0, 0)  # mixup Beta(alpha, alpha) parameter (0 = off)
+    cutmix: float = bounded(
+        0.0, 0
+    )  # CutMix Beta(alpha, alpha) parameter (0 = off; with mixup, one of the two per batch)
+    class_weights: str = choice(
+        "none", "none", "balanced"
+    )  # none | balanced (weights N / (K * count) from the training split)
     # a stronger fer checkpoint (same classes) whose soft targets are mixed in (fer/distill.py)
     distill_from: Optional[str] = None
-    distill_weight: float = 0.5  # share of the teacher's probabilities in each training target
-    distill_temperature: float = 1.0  # the teacher's softmax temperature (above 1: softer targets)
+    distill_weight: float = bounded(0.5, 0, 1)  # share of the teacher's probabilities in each training target
+    distill_temperature: float = bounded(
+        1.0, 0, open_low=True
+    )  # the teacher's softmax temperature (above 1: softer targets)
 
 
 @dataclass
@@ -190,13 +302,13 @@ class AugmentConfig:
 @dataclass
 class CheckpointConfig:
     monitor: str = "val/acc"  # metric that picks checkpoints/best.ckpt
-    mode: str = "max"  # max for accuracy, min for a loss
+    mode: str = choice("max", "max", "min")  # max for accuracy, min for a loss
 
 
 @dataclass
 class EarlyStoppingConfig:
     enabled: bool = False  # stop when the checkpoint monitor stops improving
-    patience: int = 5  # epochs without improvement before stopping
+    patience: int = bounded(5, 1)  # epochs without improvement before stopping
 
 
 @dataclass
@@ -205,13 +317,19 @@ class CallbacksConfig:
 
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)  # best.ckpt selection
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)  # stop on a plateau
-    progress: str = "auto"  # auto (a bar in a terminal, a line per epoch otherwise) | bar | plain
+    progress: str = choice(
+        "auto", "auto", "bar", "plain"
+    )  # auto (a bar in a terminal, a line per epoch otherwise) | bar | plain
     lr_monitor: bool = True  # log each parameter group's learning rate
     # none | ema (exponential moving average) | swa (stochastic weight averaging)
-    weight_averaging: str = "none"
-    ema_decay: float = 0.998  # ema: weight of the running average per step
-    swa_epoch_start: float = 0.75  # swa: when averaging starts, as a fraction of max_epochs
-    swa_lr: float = 0.0001  # swa: the constant learning rate while averaging
+    weight_averaging: str = choice("none", "none", "ema", "swa")
+    ema_decay: float = bounded(
+        0.998, 0, 1, open_low=True, open_high=True
+    )  # ema: weight of the running average per step
+    swa_epoch_start: float = bounded(
+        0.75, 0, 1, open_low=True
+    )  # swa: when averaging starts, as a fraction of max_epochs
+    swa_lr: float = bounded(0.0001, 0, open_low=True)  # swa: the constant learning rate while averaging
 
 
 @dataclass
@@ -237,7 +355,9 @@ class TrainConfig:
     test: bool = True  # evaluate the best checkpoint on the test split after training
     channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and tensor cores
     compile: bool = False  # torch.compile the network (first_step_seconds in metrics.json includes compiling)
-    tta: str = "none"  # test-time augmentation: none | flip | shift | ten_crop (fer/models/tta.py)
+    tta: str = choice(
+        "none", *TTA_MODES
+    )  # test-time augmentation: none | flip | shift | ten_crop (fer/models/tta.py)
     tags: list[str] = field(default_factory=list)  # free-form labels, passed to W&B
     optimized_metric: str = "best/val/acc"  # what a sweeper (Optuna) gets back from each job: a metrics key
     loss: LossConfig = field(default_factory=LossConfig)  # the training objective
@@ -258,8 +378,9 @@ class EvalConfig:
 
     task_name: str = "eval"  # names the log folder: logs/eval/...
     ckpt: str = MISSING  # a .ckpt written by fer.train
-    split: str = "test"  # test | val (choose settings such as tta on val, report on test) | all (every image)
-    tta: Optional[str] = None  # null = the run's own; or none | flip | shift | ten_crop
+    # test | val (choose settings such as tta on val, report on test) | all (every image)
+    split: str = choice("test", "test", "val", "all")
+    tta: Optional[str] = choice(None, *TTA_MODES)  # null = the run's own; or none | flip | shift | ten_crop
     seed: int = 42  # seeds evaluation-time randomness (none by default)
     data: Any = None  # null = the dataset stored in the checkpoint
     trainer: dict[str, Any] = MISSING  # lightning.Trainer arguments
@@ -275,7 +396,7 @@ class CrossdataConfig:
     targets: list[str] = MISSING  # target datasets: conf/data option names
     # data.root per target; null = the data option's own default root (under paths.data_dir)
     roots: dict[str, Optional[str]] = field(default_factory=lambda: dict.fromkeys(DATA_OPTIONS))
-    tta: Optional[str] = None  # null = each run's own; or none | flip | shift | ten_crop
+    tta: Optional[str] = choice(None, *TTA_MODES)  # null = each run's own; or none | flip | shift | ten_crop
     seed: int = 42  # seeds the targets' split protocols
     output: str = MISSING  # the matrix files and one evaluation folder per cell
     trainer: dict[str, Any] = MISSING  # lightning.Trainer arguments
@@ -287,8 +408,10 @@ class EnsembleConfig:
     """``python -m fer.ensemble`` (conf/ensemble.yaml)."""
 
     ckpt: list[str] = MISSING  # the members: checkpoints written by fer.train (same classes, same dataset)
-    split: str = "test"  # test | val (choose members and tta on val, report on test) | all
-    tta: Optional[str] = None  # null = each member's own; or none | flip | shift | ten_crop
+    split: str = choice("test", "test", "val", "all")  # test | val (choose members and tta on val) | all
+    tta: Optional[str] = choice(
+        None, *TTA_MODES
+    )  # null = each member's own; or none | flip | shift | ten_crop
     seed: int = 42  # seeds the dataset's split protocol (as in training)
     data: Any = None  # null = the dataset stored in the checkpoints
     output: str = MISSING  # metrics.json and confusion_matrix.png
@@ -304,14 +427,20 @@ class PredictConfig:
     input: str = MISSING  # a photo, a folder of photos and videos, a video file, or webcam
     output: str = MISSING  # predictions.jsonl, summary.json and annotated copies go here
     annotate: bool = False  # also write the photos (.jpg) and videos (.mp4) with boxes and labels
-    annotated_fps: float = 25.0  # frame rate of annotated videos
-    every: int = 1  # video: classify every N-th frame (the others are skipped undecoded)
-    batch_size: int = 32  # faces classified per forward pass
-    device: str = "cpu"  # cpu | cuda (checkpoints only)
+    annotated_fps: float = bounded(25.0, 0, open_low=True)  # frame rate of annotated videos
+    every: int = bounded(1, 1)  # video: classify every N-th frame (the others are skipped undecoded)
+    batch_size: int = bounded(32, 1)  # faces classified per forward pass
+    device: str = choice("cpu", "cpu", "cuda")  # cpu | cuda (checkpoints only)
     faces: FacesConfig = field(default_factory=FacesConfig)  # detector and alignment (as for datasets)
-    face_margin: Optional[float] = None  # box crops: growth per edge (null = the training data's)
-    smooth: int = 1  # video: each tracked face's probabilities averaged over its last N frames (1 = off)
-    search_every: int = 1  # video, cnn: whole-frame search every N frames, between them only around the faces
+    face_margin: Optional[float] = bounded(
+        None, 0, 1
+    )  # box crops: growth per edge (null = the training data's)
+    smooth: int = bounded(
+        1, 1
+    )  # video: each tracked face's probabilities averaged over its last N frames (1 = off)
+    search_every: int = bounded(
+        1, 1
+    )  # video, cnn: whole-frame search every N frames, between them only around the faces
     print: bool = True  # also print each JSON line to stdout
     paths: PathsConfig = MISSING  # log folder
 
@@ -321,9 +450,9 @@ class ExportConfig:
     """``python -m fer.export`` (conf/export.yaml)."""
 
     ckpt: str = MISSING  # a .ckpt written by fer.train
-    format: str = "onnx"  # onnx | torchscript
+    format: str = choice("onnx", "onnx", "torchscript")  # onnx | torchscript
     output: Optional[str] = None  # file to write (null = beside the checkpoint, .onnx or .torchscript.pt)
-    opset: int = 17  # ONNX operator set version
+    opset: int = bounded(17, 7)  # ONNX operator set version
 
 
 @dataclass
@@ -334,10 +463,12 @@ class ExplainConfig:
     ckpt: str = MISSING  # a .ckpt written by fer.train
     input: Optional[str] = None  # a photo or a folder of photos: explain each face for its predicted class
     faces: FacesConfig = field(default_factory=FacesConfig)  # photo mode: detector and alignment
-    split: Optional[str] = None  # or train | val | test: per-class mean maps over that split (true class)
+    split: Optional[str] = choice(
+        None, "train", "val", "test"
+    )  # or train | val | test: per-class mean maps over that split (true class)
     layer: Optional[str] = None  # module of the backbone to explain (null = last stage at >= 1/16 resolution)
-    max_images: int = 2000  # split mode: at most this many images, a seeded random sample
-    batch_size: int = 64  # images per Grad-CAM pass
+    max_images: int = bounded(2000, 1)  # split mode: at most this many images, a seeded random sample
+    batch_size: int = bounded(64, 1)  # images per Grad-CAM pass
     seed: int = 42  # seeds the sample and the dataset's split protocol
     output: str = MISSING  # overlays.png / class_saliency.png, explain.json and per-face pictures
     wandb: bool = False  # also log the figures to W&B (offline unless logged in)
@@ -388,13 +519,15 @@ def register() -> None:
         store.store(group=group or None, name=name, node=node)
 
 
-def typed(schema: type, values: Mapping | DictConfig | None = None) -> dict:
+def typed(schema: type, values: Mapping | DictConfig | None = None, prefix: str = "") -> dict:
     """``values`` checked against ``schema``, as plain containers with its defaults filled in.
 
-    An unknown key or a value of the wrong type raises, naming the key.
+    An unknown key, a value of the wrong type or out of bounds raises, naming the key (after ``prefix``).
     """
     node = OmegaConf.merge(OmegaConf.structured(schema), values or {})
-    return OmegaConf.to_container(node, resolve=True)
+    plain = OmegaConf.to_container(node, resolve=True)
+    check(schema, plain, prefix)
+    return plain
 
 
 register()

@@ -27,7 +27,8 @@ from hydra import compose  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from fer.checkpoint import read  # noqa: E402
-from fer.config import CONF_PATH  # noqa: E402
+from fer.cli import command  # noqa: E402
+from fer.config import CONF_PATH, CrossdataConfig  # noqa: E402
 from fer.evaluation import evaluate_checkpoint  # noqa: E402
 from fer.plots import annotate_cells  # noqa: E402
 
@@ -153,7 +154,8 @@ def write(rows: list[dict], out: Path) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="crossdata")
 def main(cfg: DictConfig) -> None:
-    rows = crossdata(cfg)
+    with command(cfg, CrossdataConfig):
+        rows = crossdata(cfg)
     print(markdown(rows))
     log.info("wrote %s/matrix.csv, matrix.md, matrix.png and report.html", cfg.output)
 

@@ -20,7 +20,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fer.checkpoint import checkpoint_datamodule, load_classifier, read, run_record
-from fer.config import CONF_PATH
+from fer.cli import command
+from fer.config import CONF_PATH, EnsembleConfig
 from fer.models.tta import predict
 from fer.plots import plot_confusion_matrix
 
@@ -129,7 +130,8 @@ def ensemble(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="ensemble")
 def main(cfg: DictConfig) -> None:
-    metrics = ensemble(cfg)
+    with command(cfg, EnsembleConfig):
+        metrics = ensemble(cfg)
     members = ", ".join(f"{m['test/acc']:.4f}" for m in metrics["members"])
     log.info(
         "ensemble accuracy on %s %.4f (members %s); wrote %s",

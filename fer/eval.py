@@ -15,7 +15,8 @@ import logging
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from fer.config import CONF_PATH
+from fer.cli import command
+from fer.config import CONF_PATH, EvalConfig
 from fer.evaluation import evaluate_checkpoint
 from fer.loggers import build_loggers, finish_wandb
 
@@ -42,7 +43,8 @@ def evaluate(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="eval")
 def main(cfg: DictConfig) -> None:
-    metrics = evaluate(cfg)
+    with command(cfg, EvalConfig):
+        metrics = evaluate(cfg)
     log.info(
         "accuracy on %s %.4f  run directory: %s", metrics["split"], metrics["test/acc"], metrics["run_dir"]
     )

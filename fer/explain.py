@@ -32,7 +32,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from fer.checkpoint import checkpoint_datamodule, read
-from fer.config import CONF_PATH
+from fer.cli import command
+from fer.config import CONF_PATH, ExplainConfig
 from fer.frames import Tally, frames
 from fer.loggers import wandb_is_logged_in
 from fer.runtime import Predictor, TorchModel
@@ -212,7 +213,8 @@ def log_to_wandb(out: Path, cfg: DictConfig, layer_name: str) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="explain")
 def main(cfg: DictConfig) -> None:
-    result = explain(cfg)
+    with command(cfg, ExplainConfig):
+        result = explain(cfg)
     log.info("layer %s; wrote %s", result["layer"], cfg.output)
 
 

@@ -19,7 +19,8 @@ import torch
 from omegaconf import DictConfig
 
 from fer.checkpoint import load_classifier, preprocessing
-from fer.config import CONF_PATH
+from fer.cli import command
+from fer.config import CONF_PATH, ExportConfig
 from fer.runtime import METADATA_KEY
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ def export(ckpt: str | Path, fmt: str, output: str | Path | None = None, opset: 
 
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="export")
 def main(cfg: DictConfig) -> None:
-    path = export(cfg.ckpt, cfg.format, cfg.output, cfg.opset)
+    with command(cfg, ExportConfig):
+        path = export(cfg.ckpt, cfg.format, cfg.output, cfg.opset)
     log.info("wrote %s", path)
 
 

@@ -25,7 +25,8 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from fer.config import CONF_PATH
+from fer.cli import command
+from fer.config import CONF_PATH, PredictConfig
 from fer.frames import VIDEO_SUFFIXES, Frame, Tally
 from fer.runtime import Predictor, load
 from fer.timeline import Timelines
@@ -134,7 +135,8 @@ def predict(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="predict")
 def main(cfg: DictConfig) -> None:
-    summary = predict(cfg)
+    with command(cfg, PredictConfig):
+        summary = predict(cfg)
     print(
         json.dumps(
             {k: v for k, v in summary.items() if k != "unreadable"}

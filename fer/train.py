@@ -21,7 +21,8 @@ from fer import finetune
 from fer.callbacks import build_callbacks, show_bar
 from fer.callbacks.run_report import RunReport
 from fer.checkpoint import AtomicCheckpointIO, remove_partials, resume_checkpoint
-from fer.config import CONF_PATH
+from fer.cli import command
+from fer.config import CONF_PATH, TrainConfig, check
 from fer.data.datamodule import build_datamodule
 from fer.distill import distill
 from fer.loggers import build_loggers, finish_wandb
@@ -39,6 +40,7 @@ def plain(section: DictConfig) -> dict:
 
 
 def train(cfg: DictConfig) -> dict:
+    check(TrainConfig, cfg)  # before anything loads (in-process callers too)
     run_dir = Path(cfg.paths.output_dir)
     refuse_finished(run_dir)  # in-process callers; the command line refused it before Hydra wrote anything
     resume = resume_checkpoint(cfg.get("resume"))
@@ -139,7 +141,8 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics = train(cfg)
+    with command(cfg, TrainConfig):
+        metrics = train(cfg)
     log.info("run directory: %s", metrics["run_dir"])
     value = metrics.get(cfg.optimized_metric)  # what a sweeper maximises
     return None if value is None else float(value)

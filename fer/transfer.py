@@ -27,7 +27,7 @@ MUST_MATCH = ("name", "input_size", "in_chans", "kwargs")  # backbone keys that 
 
 def init_from(model: EmotionClassifier, path: str | Path) -> dict:
     """Load a fer checkpoint's weights into ``model``; returns the report for metrics.json ``weights``."""
-    checkpoint = read(path)
+    checkpoint = read(path, "init_from")
     source = checkpoint["hyper_parameters"]
     mine, theirs = model.hparams.backbone, source["backbone"]
     for key in MUST_MATCH:

@@ -113,7 +113,7 @@ def test_resume_never_runs_code_from_a_checkpoint(train_config, tmp_path, monkey
     torch.load(path)  # proof that the file is hostile: torch's default load runs its code
     assert marker.exists()
     marker.unlink()
-    with pytest.raises(ValueError, match="damaged.*UnpicklingError"):
+    with pytest.raises(ValueError, match="objects other than tensors"):
         train(train_config("backbone=shallow_cnn", f"resume={path}"))
     assert not marker.exists()
 

@@ -15,14 +15,14 @@ from lightning.pytorch.callbacks import (
 from omegaconf import DictConfig
 
 from fer.callbacks.ema import EMA
+from fer.callbacks.finite_loss import FiniteLoss
 from fer.callbacks.progress import PlainProgress
 from fer.callbacks.run_report import RunReport
 
 
 def show_bar(progress: str) -> bool:
-    """Whether to draw a progress bar: ``auto`` draws one only on a terminal."""
-    if progress not in ("auto", "bar", "plain"):
-        raise ValueError(f"callbacks.progress={progress!r}: expected auto, bar or plain")
+    """Whether to draw a progress bar (auto | bar | plain, checked by fer/config.py): ``auto`` draws one
+    only on a terminal."""
     return progress == "bar" or (progress == "auto" and sys.stdout.isatty())
 
 
@@ -53,6 +53,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, meta: dict, with_loggers: bo
             enable_version_counter=False,
         ),
         RunReport(run_dir, meta),
+        FiniteLoss(),
         TQDMProgressBar() if show_bar(cfg.progress) else PlainProgress(),
     ]
     if cfg.early_stopping.enabled:

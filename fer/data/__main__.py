@@ -8,14 +8,16 @@ import json
 import hydra
 from omegaconf import DictConfig
 
-from fer.config import CONF_PATH
+from fer.cli import command
+from fer.config import CONF_PATH, InspectDataConfig
 from fer.data.datamodule import build_datamodule
 
 
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="inspect_data")
 def main(cfg: DictConfig) -> None:
-    datamodule = build_datamodule(cfg.data, None, [], cfg.seed, cfg.paths.cache_dir)
-    print(json.dumps(datamodule.report(), indent=2))
+    with command(cfg, InspectDataConfig):
+        datamodule = build_datamodule(cfg.data, None, [], cfg.seed, cfg.paths.cache_dir)
+        print(json.dumps(datamodule.report(), indent=2))
 
 
 if __name__ == "__main__":

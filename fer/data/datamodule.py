@@ -16,7 +16,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
@@ -42,15 +42,17 @@ def build_datamodule(
     cache_dir: str | None,
     on_device: bool = False,
 ) -> FERDataModule:
-    """A DataModule from a ``data`` config section (its ``_target_`` names the class)."""
-    return instantiate(
-        dict(data),
+    """A DataModule from a ``data`` config section (its ``_target_`` names the class); the class's own
+    errors (a value out of bounds, a missing root) reach the caller as they are."""
+    section = dict(data)
+    cls = get_class(section.pop("_target_"))
+    return cls(
+        **section,
         input_size=input_size,
         augment=list(augment),
         seed=seed,
         cache_dir=cache_dir,
         on_device=on_device,
-        _recursive_=False,
     )
 
 
@@ -75,7 +77,7 @@ class FERDataModule(L.LightningDataModule):
         **section,
     ):
         super().__init__()
-        cfg = typed(self.schema, section)
+        cfg = typed(self.schema, section, "data.")
         self.cfg = cfg
         self.root = cfg["root"]
         self.requested_classes = cfg["classes"]

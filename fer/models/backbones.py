@@ -91,7 +91,7 @@ def build_backbone(
     when a checkpoint's own weights will be loaded over it. ``mean``/``std`` default to
     the timm model's pretrained config.
     """
-    cfg = typed(BackboneConfig, cfg)
+    cfg = typed(BackboneConfig, cfg, "backbone.")
     backbone = timm.create_model(
         cfg["name"],
         pretrained=False,

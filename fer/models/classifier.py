@@ -86,10 +86,10 @@ class EmotionClassifier(L.LightningModule):
         self.save_hyperparameters(
             {
                 "classes": list(classes),
-                "backbone": typed(BackboneConfig, backbone),
-                "optim": typed(OptimConfig, optim),
-                "finetune": typed(FinetuneConfig, finetune),
-                "loss": typed(LossConfig, loss),
+                "backbone": typed(BackboneConfig, backbone, "backbone."),
+                "optim": typed(OptimConfig, optim, "optim."),
+                "finetune": typed(FinetuneConfig, finetune, "finetune."),
+                "loss": typed(LossConfig, loss, "loss."),
                 "channels_last": channels_last,
                 "tta": tta,
                 "data": None if data is None else dict(data),

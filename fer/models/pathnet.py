@@ -23,6 +23,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from torch import nn
 
 import fer.models.shallow_cnn  # noqa: F401  (a base may be the shallow CNN: registers it with timm)
+from fer.checkpoint_file import read_checkpoint
 from fer.models.dense_head import DenseHead
 
 GROUPS = 8  # group-norm groups per module layer (fewer where a module has fewer channels)
@@ -46,10 +47,8 @@ def _reset(module: nn.Module) -> None:
 
 def base_network(path: str) -> tuple[nn.Module, dict]:
     """The network of a fer checkpoint without its classifier, and its input settings."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    backbone = checkpoint.get("hyper_parameters", {}).get("backbone")
-    if backbone is None:
-        raise ValueError(f"backbone.kwargs.base={path}: not a checkpoint written by fer.train")
+    checkpoint = read_checkpoint(path, "backbone.kwargs.base")
+    backbone = checkpoint["hyper_parameters"]["backbone"]
     net = timm.create_model(
         backbone["name"], pretrained=False, num_classes=0, in_chans=backbone["in_chans"], **backbone["kwargs"]
     )
