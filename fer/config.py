@@ -84,6 +84,24 @@ def check(schema: type, values: Mapping, prefix: str = "") -> None:
             raise ConfigValueError(f"{prefix}{problem}")
 
 
+def pathnet_depth(kwargs: Mapping, input_size: int) -> str | None:
+    """What is wrong with a PathNet's depth (backbone.kwargs), or None: at least one layer, one width
+    per layer, and on the face (no base network) a 2x2 pooling per layer that the input can afford."""
+    layers, widths = kwargs.get("layers"), kwargs.get("widths")
+    if layers is None or widths is None:
+        return None
+    if layers < 1:
+        return f"kwargs.layers={layers}: expected >= 1"
+    if len(widths) != layers:
+        return f"kwargs.widths={list(widths)}: expected one width per layer (kwargs.layers={layers})"
+    if kwargs.get("pool", True) and kwargs.get("base") is None and input_size < 2**layers:
+        return (
+            f"kwargs.layers={layers}: each layer halves the face, and input_size={input_size} affords "
+            f"at most {max(0, input_size.bit_length() - 1)} layers"
+        )
+    return None
+
+
 # the options of conf/data (tests/test_configs.py checks the list)
 DATA_OPTIONS = (
     "synthetic",
@@ -217,6 +235,14 @@ class BackboneConfig:
     drop_rate: float = bounded(0.2, 0, 1, open_high=True)  # dropout before the classifier
     zero_head: bool = True  # a new classifier starts at zero: uniform first predictions
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra arguments to timm.create_model
+
+    rules = (
+        lambda v: (
+            pathnet_depth(v.get("kwargs") or {}, v.get("input_size", 64))
+            if v.get("name") == "fer_pathnet"
+            else None
+        ),
+    )
 
 
 @dataclass

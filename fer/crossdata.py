@@ -28,7 +28,8 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from fer.checkpoint import read  # noqa: E402
 from fer.cli import command  # noqa: E402
-from fer.config import CONF_PATH, CrossdataConfig  # noqa: E402
+from fer.config import CONF_PATH, DATA_OPTIONS, CrossdataConfig  # noqa: E402
+from fer.data.decode import DataError  # noqa: E402
 from fer.evaluation import evaluate_checkpoint  # noqa: E402
 from fer.plots import annotate_cells  # noqa: E402
 
@@ -52,24 +53,61 @@ def target_section(name: str, root: str | None) -> dict:
     return OmegaConf.to_container(compose(config_name="inspect_data", overrides=overrides).data, resolve=True)
 
 
-def source_name(ckpt: Path) -> str:
-    """A run's folder name (``<run>/checkpoints/best.ckpt``), else the file's stem."""
-    return ckpt.parent.parent.name if ckpt.parent.name == "checkpoints" else ckpt.stem
+def source_names(ckpts: list[Path]) -> list[str]:
+    """A distinct name per checkpoint: its run's folder (``<run>/checkpoints/best.ckpt``), else the file's
+    stem; where two would share one, the file's stem is added, then folders above, until none do."""
+
+    def name(ckpt: Path, depth: int) -> str:
+        run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+        base = run.name if ckpt.parent.name == "checkpoints" else ckpt.stem
+        if depth == 0:
+            return base
+        above = "/".join(run.parts[-depth:-1]) if depth > 1 else ""
+        return "/".join(p for p in (above, f"{base}-{ckpt.stem}") if p)
+
+    resolved = [c.resolve() for c in ckpts]
+    if len(set(resolved)) < len(resolved):
+        raise ValueError(f"ckpt={[str(c) for c in ckpts]}: a checkpoint is listed twice")
+    names = [name(c, 0) for c in resolved]
+    for depth in range(1, max(len(c.parts) for c in resolved)):
+        clashing = {n for n in names if names.count(n) > 1}
+        if not clashing:
+            break
+        names = [name(c, depth) if n in clashing else n for c, n in zip(resolved, names)]
+    return names
+
+
+def targets(cfg: DictConfig) -> dict[str, dict]:
+    """Each target's composed data section, all checked before the first cell is scored: a name that
+    is not a conf/data option, or a root that does not exist, stops the command here."""
+    unknown = [t for t in cfg.targets if t not in DATA_OPTIONS]
+    if unknown:
+        raise ValueError(
+            f"targets={list(cfg.targets)}: {unknown} not among the datasets {list(DATA_OPTIONS)}"
+        )
+    sections = {t: target_section(t, cfg.roots.get(t)) for t in cfg.targets}
+    for target, section in sections.items():
+        root = section.get("root")
+        if root is not None and not Path(root).expanduser().exists():
+            raise DataError(f"roots.{target}={root} does not exist: set roots.{target}=PATH to the dataset")
+    return sections
 
 
 def crossdata(cfg: DictConfig) -> list[dict]:
     out = Path(cfg.output)
+    ckpts = [Path(c) for c in cfg.ckpt]
+    names = source_names(ckpts)
+    sections = targets(cfg)
     rows = []
-    for ckpt in map(Path, cfg.ckpt):
+    for ckpt, source in zip(ckpts, names):
         own = read(ckpt)["hyper_parameters"]["data"]
-        for target in cfg.targets:
-            section = target_section(target, cfg.roots.get(target))
+        for target, section in sections.items():
             split = "test" if section["_target_"] == own["_target_"] else "all"
             if split == "test":  # the run's own split settings, at the root given here
                 section = {**own, "root": section["root"] if cfg.roots.get(target) else own["root"]}
             metrics = evaluate_checkpoint(
                 ckpt,
-                out / f"{source_name(ckpt)}__{target}",
+                out / f"{source.replace('/', '__')}__{target}",
                 split,
                 data=section,
                 tta=cfg.tta,
@@ -80,7 +118,7 @@ def crossdata(cfg: DictConfig) -> list[dict]:
             )
             rows.append(
                 {
-                    "source": source_name(ckpt),
+                    "source": source,
                     "target": target,
                     "split": split,
                     "images": int(np.sum(metrics["test/confusion_matrix"])),
@@ -91,7 +129,7 @@ def crossdata(cfg: DictConfig) -> list[dict]:
                     "not_in_data": " ".join(metrics["classes_left_out"]["not_in_data"]),
                 }
             )
-    write(rows, out)
+            write(rows, out)  # cell by cell: a later failure keeps what was finished
     return rows
 
 

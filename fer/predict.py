@@ -8,7 +8,8 @@ landmarks, label and the probability of every class. In a video each face keeps 
 track id from frame to frame, ``smooth=N`` averages its probabilities over N frames, and
 ``<video>_timeline.csv``/``.png`` follow every face over time. A picture with no face
 yields no line; an unreadable file is reported and skipped. With ``annotate=true`` the
-photos and videos are written again with boxes, track ids and labels drawn on them. The
+photos and videos are written again with boxes, track ids and labels drawn on them
+(``x.png`` as ``x.png.jpg``, ``clip.avi`` as ``clip.avi.mp4``). The
 model is a checkpoint or an ONNX file written by ``fer.export``.
 """
 
@@ -55,7 +56,8 @@ def annotate(image: np.ndarray, results: list[dict]) -> np.ndarray:
 
 
 class AnnotatedWriter:
-    """Annotated photos as ``<name>.jpg`` and videos as ``<name>.mp4`` under ``folder``."""
+    """Annotated photos as ``<name.ext>.jpg`` and videos as ``<name.ext>.mp4`` under ``folder``: the
+    input's own extension stays in the name, so ``x.png`` and ``x.jpg`` never write one file."""
 
     def __init__(self, folder: Path, fps: float):
         self.folder = folder
@@ -64,7 +66,7 @@ class AnnotatedWriter:
 
     def write(self, frame: Frame, results: list[dict], is_video: bool) -> None:
         image = annotate(frame.image, results)
-        name = Path(frame.source).stem
+        name = Path(frame.source).name
         if not is_video:
             cv2.imwrite(str(self.folder / f"{name}.jpg"), image)
             return

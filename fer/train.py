@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from fer import finetune
 from fer.callbacks import build_callbacks, show_bar
 from fer.callbacks.run_report import RunReport
-from fer.checkpoint import AtomicCheckpointIO, remove_partials, resume_checkpoint
+from fer.checkpoint import AtomicCheckpointIO, read, remove_partials, resume_checkpoint, run_record
 from fer.cli import command
 from fer.config import CONF_PATH, TrainConfig, check
 from fer.data.datamodule import build_datamodule
@@ -37,6 +37,19 @@ log = logging.getLogger(__name__)
 def plain(section: DictConfig) -> dict:
     """A config section as plain containers (checkpoint-safe hyperparameters)."""
     return OmegaConf.to_container(section, resolve=True)
+
+
+def started_from(resume: str, init: str | None) -> dict | None:
+    """The weights record of the run being resumed; ``init_from``, where given, must be the one it
+    started from (resuming continues those weights, whatever init_from says)."""
+    first = run_record(read(resume, "resume"))
+    source = first.get("weights_source", "random initialisation")
+    if init is not None and source != f"init_from:{Path(init).resolve()}":
+        raise ValueError(
+            f"init_from={init}: the run in {resume} started from {source}, and resume= continues its "
+            "weights; drop init_from to resume it, or start a new run folder to begin from init_from"
+        )
+    return None if source == "random initialisation" else {"source": source, "resumed_from": resume}
 
 
 def train(cfg: DictConfig) -> dict:
@@ -80,7 +93,9 @@ def train(cfg: DictConfig) -> dict:
         load_weights=cfg.init_from is None,  # another run's weights replace ImageNet's
     )
     model.test_groups = datamodule.groups("test")  # video: clip accuracy beside frame accuracy
-    if cfg.init_from is not None:
+    if resume is not None:  # the weights continue the first start's: its record says where they came from
+        model.weights_report = started_from(resume, cfg.init_from)
+    elif cfg.init_from is not None:
         model.weights_report = init_from(model, cfg.init_from)
     if cfg.compile:
         model.net.compile()  # in place: the checkpoint's parameter names stay the same

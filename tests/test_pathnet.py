@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -197,3 +198,28 @@ def test_modules_over_a_frozen_base_network(tmp_path):
     assert net.pretrained_cfg["mean"] == (0.5,)  # the base's normalisation
     with pytest.raises(ValueError, match="in_chans"):
         timm.create_model("fer_pathnet", in_chans=3, base=str(ckpt))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["finetune.population=1"], "finetune.population=1: expected >= 2"),
+        (["finetune.tournament_steps=0"], "finetune.tournament_steps=0: expected >= 1"),
+        (
+            ["backbone.kwargs.layers=0", "backbone.kwargs.widths=[]"],
+            "backbone.kwargs.layers=0: expected >= 1",
+        ),
+        (
+            ["backbone.kwargs.layers=6", "backbone.kwargs.widths=[8,8,8,8,8,8]"],
+            "input_size=48 affords at most 5 layers",
+        ),
+        (
+            ["finetune.tournament_steps=500"],
+            "one tournament trains two paths for that many batches each (1000)",
+        ),
+    ],
+)
+def test_settings_that_cannot_evolve_are_refused_by_name(overrides, message, tmp_path):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run(tmp_path, "bad", *overrides)
+    assert not (tmp_path / "bad" / "metrics.json").exists()

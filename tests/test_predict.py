@@ -104,8 +104,19 @@ def test_predict_on_the_kdef_photos_finds_and_labels_every_face(checkpoint, tmp_
         assert r["track"] is None and len(r["landmarks"]) == 5  # photos are not tracked
         assert r["label"] == max(r["probabilities"], key=r["probabilities"].get)
         assert sum(r["probabilities"].values()) == pytest.approx(1, abs=1e-3)
-    annotated = cv2.imread(str(tmp_path / "out" / "AF01ANS.jpg"))
+    annotated = cv2.imread(str(tmp_path / "out" / "AF01ANS.jpg.jpg"))
     assert annotated is not None and annotated.shape == (320, 256, 3)
+
+
+def test_annotated_copies_keep_the_inputs_extension(checkpoint, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    photo = cv2.imread(str(shared_data("kdef_sample") / "AF01ANS.jpg"))
+    cv2.imwrite(str(folder / "x.jpg"), photo)
+    cv2.imwrite(str(folder / "x.png"), photo[:, ::-1])
+    predict(predict_config(checkpoint, folder, tmp_path / "out", "annotate=true"))
+    jpg, png = (cv2.imread(str(tmp_path / "out" / f"x.{ext}.jpg")) for ext in ("jpg", "png"))
+    assert jpg is not None and png is not None and not np.array_equal(jpg, png)
 
 
 def test_no_face_is_an_empty_result_and_unreadable_files_are_skipped(checkpoint, tmp_path):
@@ -140,7 +151,7 @@ def test_predict_on_a_video_skips_frames_and_writes_an_annotated_video(checkpoin
     assert timeline[0].startswith("frame,seconds,track,label,") and len(timeline) == 6
     assert timeline[2].startswith("2,0.2,0,")  # frame 2 at 10 frames/s
     assert cv2.imread(str(tmp_path / "out" / "clip_timeline.png")) is not None
-    capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.mp4"))
+    capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.avi.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
 
 

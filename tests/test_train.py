@@ -245,3 +245,12 @@ def test_cli_multirun_leaves_one_complete_run_per_job_and_eval_cli(tmp_path):
     eval_runs = list((tmp_path / "logs" / "eval" / "runs").iterdir())
     again = json.loads((eval_runs[0] / "metrics.json").read_text())
     assert again["test/acc"] == pytest.approx(json.loads((jobs[1] / "metrics.json").read_text())["test/acc"])
+
+
+def test_a_loss_that_turns_nan_stops_the_run_naming_the_epoch(train_config):
+    from fer.callbacks.finite_loss import NonFiniteLoss
+
+    cfg = train_config("backbone=shallow_cnn", "optim.lr=1e30", "optim.warmup_epochs=0", "logger=none")
+    with pytest.raises(NonFiniteLoss, match=r"training loss was (nan|inf) in epoch 1"):
+        train(cfg)
+    assert not (Path(cfg.paths.output_dir) / "metrics.json").exists()

@@ -131,3 +131,58 @@ def test_the_matrix_command_scores_each_source_on_each_target(source, tmp_path):
     assert (out / "matrix.png").read_bytes()[:4] == b"\x89PNG" and "<table" in (
         out / "report.html"
     ).read_text()
+
+
+def test_the_matrix_names_every_source_apart_and_checks_its_targets_first(source, tmp_path):
+    from hydra import initialize_config_module
+
+    from fer.config import CONF_MODULE
+    from fer.crossdata import crossdata
+
+    def matrix(*overrides: str):
+        cfg = compose_config("crossdata", list(overrides), tmp_path)
+        with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
+            return crossdata(cfg)
+
+    last = source.parent / "last.ckpt"
+    out = tmp_path / "matrix"
+    rows = matrix(f"ckpt=[{source},{last}]", "targets=[synthetic]", f"output={out}")
+    assert [r["source"] for r in rows] == ["run-best", "run-last"]
+    assert (out / "run-best__synthetic" / "metrics.json").is_file()
+    assert (out / "run-last__synthetic" / "metrics.json").is_file()
+    assert (
+        "| run-best |" in (out / "matrix.md").read_text()
+        and "| run-last |" in (out / "matrix.md").read_text()
+    )
+    for targets, message in (
+        ("[synthetic,bogus]", "not among the datasets"),
+        ("[synthetic,kdef]", "roots.kdef="),
+    ):
+        bad = tmp_path / "bad"
+        with pytest.raises(ValueError, match=message):
+            matrix(f"ckpt=[{source}]", f"targets={targets}", f"output={bad}")
+        assert not bad.exists()  # stopped before the first cell
+
+
+def test_a_resumed_run_records_the_weights_it_started_from(source, tmp_path):
+    common = ["debug=fast", "backbone=shallow_cnn", "logger=none", "callbacks.progress=plain"]
+    plain = tmp_path / "plain"
+    train(compose_config("train", [*common, "trainer.max_epochs=1", "test=false"], plain))
+    last = plain / "checkpoints" / "last.ckpt"
+    resumed = compose_config(
+        "train", [*common, "trainer.max_epochs=2", f"resume={last}", f"init_from={source}"], plain
+    )
+    with pytest.raises(ValueError, match="started from random initialisation"):
+        train(resumed)
+    started = tmp_path / "started"
+    train(
+        compose_config(
+            "train", [*common, "trainer.max_epochs=1", "test=false", f"init_from={source}"], started
+        )
+    )
+    last = started / "checkpoints" / "last.ckpt"
+    for extra in ([f"init_from={source}"], []):  # with the same init_from, or none: the record is the first's
+        (started / "metrics.json").unlink(missing_ok=True)
+        cfg = compose_config("train", [*common, "trainer.max_epochs=2", f"resume={last}", *extra], started)
+        metrics = train(cfg)
+        assert metrics["weights_source"] == f"init_from:{source.resolve()}" and metrics["pretrained"]

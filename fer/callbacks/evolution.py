@@ -105,6 +105,17 @@ class Evolution(L.Callback):
             self.population = torch.randint(0, net.num_modules, shape, generator=self.generator)
             self.draw_pair()
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        """Refuse a run too short for one tournament (two paths, tournament_steps batches each)."""
+        batches = trainer.num_training_batches * trainer.max_epochs
+        if batches < 2 * self.steps and self.generation == 0:
+            per_epoch = trainer.num_training_batches
+            raise ValueError(
+                f"finetune.tournament_steps={self.steps}: one tournament trains two paths for that many "
+                f"batches each ({2 * self.steps}), and this run has {batches} ({per_epoch} per epoch x "
+                f"{trainer.max_epochs} epochs): lower tournament_steps or raise trainer.max_epochs"
+            )
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self.pathnet(pl_module).path.copy_(self.population[self.pair[self.phase]])
 
