@@ -1,11 +1,13 @@
 """Frames to classify: a photo, a folder of photos and videos, a video file, or the webcam.
 
 Videos are read frame by frame with OpenCV; skipped frames (``every``) are grabbed but not
-decoded. Unreadable files are counted in a :class:`Tally`, never fatal.
+decoded. Unreadable files are counted in a :class:`Tally`, never fatal, and so are videos that
+end before the frame count in their header (a file cut short).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,7 @@ import numpy as np
 
 from fer.data.decode import IMAGE_SUFFIXES
 
+log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
@@ -32,6 +35,7 @@ class Tally:
     faces: int = 0
     without_face: int = 0
     unreadable: list[dict] = field(default_factory=list)
+    ended_early: list[dict] = field(default_factory=list)  # videos shorter than their headers say
     seconds: float = 0.0
 
 
@@ -73,6 +77,7 @@ def video_frames(device_or_file: str | int, name: str, every: int, tally: Tally)
         tally.unreadable.append({"file": name, "reason": "cannot open the video"})
         return
     fps = capture.get(cv2.CAP_PROP_FPS) or None
+    announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if isinstance(device_or_file, str) else 0
     index = 0
     try:
         while True:
@@ -87,3 +92,6 @@ def video_frames(device_or_file: str | int, name: str, every: int, tally: Tally)
             index += 1
     finally:
         capture.release()
+    if announced > 0 and index < announced:  # a file cut short: its header still counts the lost frames
+        log.warning("%s ends at frame %d; its header says %d frames", name, index, announced)
+        tally.ended_early.append({"file": name, "frames_read": index, "frames_in_header": announced})

@@ -109,7 +109,7 @@ def predict(cfg: DictConfig) -> dict:
                 lines.write(line + "\n")
                 if cfg.print:
                     print(line)
-            timelines.add(frame.source, frame.fps, results)
+            timelines.add(frame.source, frame.fps, frame.index, results)
             if writer is not None:
                 writer.write(
                     frame,
@@ -126,6 +126,7 @@ def predict(cfg: DictConfig) -> dict:
         "faces": tally.faces,
         "frames_without_face": tally.without_face,
         "unreadable": tally.unreadable,
+        "ended_early": tally.ended_early,
         "seconds": round(tally.seconds, 3),
         "frames_per_second": round(tally.frames / tally.seconds, 2) if tally.seconds else None,
         "predictions": str(lines_path),

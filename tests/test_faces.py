@@ -127,6 +127,18 @@ def test_tracks_follow_faces_that_move_and_swap_places_in_the_list():
     assert iou(a, a)[0, 0] == 1 and iou(a, b)[0, 0] == 0
 
 
+def test_a_face_goes_to_the_track_seen_most_recently_not_to_one_long_gone():
+    """A clip cutting between people at nearly one place: the face at frame 10 overlaps both the track
+    gone since frame 0 (more) and the track seen at frame 9 (less); the recent one takes it."""
+    tracker = Tracker(min_iou=0.3, patience=10)
+    old, newer, now = np.array([100, 100, 80, 80]), np.array([150, 100, 80, 80]), np.array([120, 100, 80, 80])
+    assert iou(now, old)[0, 0] > iou(now, newer)[0, 0] >= 0.3 > iou(old, newer)[0, 0]
+    assert tracker.update([old], 0) == [0]
+    for frame in range(1, 10):
+        assert tracker.update([newer], frame) == [1]
+    assert tracker.update([now], 10) == [1]
+
+
 def test_smoothing_averages_a_track_over_its_window():
     smooth = Smoother(2)
     assert np.allclose(smooth(0, [1.0, 0.0]), [1, 0])

@@ -195,3 +195,30 @@ def test_explain_per_class_maps_over_a_split(checkpoint, tmp_path):
     assert maps.shape == (4, 48, 48) and np.isfinite(maps).all()
     with pytest.raises(ValueError, match="exactly one of"):
         explain(compose_config("explain", [f"ckpt={checkpoint}", f"output={out}"], out))
+
+
+def test_a_video_cut_short_is_reported_with_both_counts(tmp_path):
+    from fer.frames import Tally, frames
+
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(30):
+        writer.write(np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    whole = Tally()
+    assert len(list(frames(str(path), 1, whole))) == 30 and whole.ended_early == []
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 6 // 10])  # a copy interrupted
+    cut = Tally()
+    read = len(list(frames(str(path), 1, cut)))
+    assert 0 < read < 30
+    assert cut.ended_early == [{"file": str(path), "frames_read": read, "frames_in_header": 30}]
+
+
+def test_timeline_lines_break_where_a_face_was_missing():
+    from fer.timeline import with_gaps
+
+    rows = [{"frame": f, "seconds": f / 10, "track": 0, "happy": 0.5} for f in (0, 2, 8, 10)]
+    position = {f: i for i, f in enumerate(range(0, 12, 2))}  # every 2nd frame classified
+    out = with_gaps(rows, position)
+    assert [r["frame"] for r in out] == [0, 2, 8, 8, 10]  # frames 4 and 6 passed without the face
+    assert np.isnan(out[2]["happy"]) and out[3]["happy"] == 0.5

@@ -1,7 +1,9 @@
 """Faces followed across the frames of a video: an id per face, and its probabilities smoothed.
 
 Matching is greedy on box overlap (IoU) with each live track's last box: enough for faces
-that move less than their own width between the frames that are classified. A track not
+that move less than their own width between the frames that are classified. Tracks seen most
+recently are matched first, so a face is never taken back by a track that has been gone longer
+than another that overlaps it as well (a clip cutting between people at one place). A track not
 seen for ``patience`` frames ends; a face that comes back later gets a new id.
 """
 
@@ -24,13 +26,17 @@ class Tracker:
     def update(self, boxes: list[np.ndarray], frame: int) -> list[int]:
         """The track id of each box of ``frame`` (x, y, w, h), in order."""
         self.tracks = {k: v for k, v in self.tracks.items() if frame - v[1] <= self.patience}
-        ids = list(self.tracks)
-        overlap = iou(np.array(boxes), np.array([self.tracks[k][0] for k in ids])) if boxes and ids else None
         assigned: list[int | None] = [None] * len(boxes)
-        while overlap is not None and overlap.size and overlap.max() >= self.min_iou:
-            b, t = np.unravel_index(int(overlap.argmax()), overlap.shape)
-            assigned[b] = ids[t]
-            overlap[b, :], overlap[:, t] = -1, -1
+        for seen in sorted({v[1] for v in self.tracks.values()}, reverse=True):  # the most recent first
+            ids = [k for k, v in self.tracks.items() if v[1] == seen and k not in assigned]
+            free = [b for b in range(len(boxes)) if assigned[b] is None]
+            if not ids or not free:
+                continue
+            overlap = iou(np.array([boxes[b] for b in free]), np.array([self.tracks[k][0] for k in ids]))
+            while overlap.size and overlap.max() >= self.min_iou:
+                b, t = np.unravel_index(int(overlap.argmax()), overlap.shape)
+                assigned[free[b]] = ids[t]
+                overlap[b, :], overlap[:, t] = -1, -1
         for b, box in enumerate(boxes):
             if assigned[b] is None:
                 assigned[b] = self.next_id
