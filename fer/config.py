@@ -34,10 +34,9 @@ def choice(default: Any, *options: Any) -> Any:
     return field(default=default, metadata={"choices": options})
 
 
-def bounded(
-    default: Any, low: float | None = None, high: float | None = None, *, open_low=False, open_high=False
-):
-    """A numeric field within [low, high]; ``open_low``/``open_high`` exclude the bound itself."""
+def bounded(default: Any, low=None, high=None, *, open_low=False, open_high=False) -> Any:
+    """A numeric field within [low, high] (either None: unbounded on that side); ``open_low`` and
+    ``open_high`` exclude the bound itself."""
     return field(default=default, metadata={"range": (low, high, open_low, open_high)})
 
 
@@ -132,9 +131,8 @@ class DataConfig:
     # share of train (or of the training subjects) held out for validation; 0 = none: every non-test
     # image trains and the last epoch is kept (a refit, once the recipe was chosen with validation)
     val_fraction: float = bounded(0.1, 0, 1, open_high=True)
-    test_fraction: float = bounded(
-        0.2, 0, 1, open_low=True, open_high=True
-    )  # share held out for test where the source has no split at all
+    # share held out for test where the source has no split at all
+    test_fraction: float = bounded(0.2, 0, 1, open_low=True, open_high=True)
     split_seed: Optional[int] = None  # seeds the splits (null = the run seed); fixed: seeds vary, folds stay
     strict: bool = False  # true = stop at the first bad item; false = skip it and list it in the report
     # true = drop constant images, conflicting-label duplicate groups and duplicate copies
@@ -177,14 +175,12 @@ class FERPlusDataConfig(DataConfig):
 class FacesConfig:
     """``faces``: how faces are found and cropped, alike for full-frame datasets and for prediction."""
 
-    detector: str = choice(
-        "cnn", "cnn", "haar"
-    )  # cnn (MTCNN, five landmarks; weights in the mtcnn wheel) | haar (OpenCV's cascade)
+    # cnn (MTCNN, five landmarks; weights in the mtcnn wheel) | haar (OpenCV's cascade)
+    detector: str = choice("cnn", "cnn", "haar")
     align: bool = True  # cnn: eyes levelled and the crop placed from the landmarks as FER2013 frames faces
     min_confidence: float = bounded(0.9, 0, 1)  # cnn: faces the last stage scores below this are dropped
-    min_size: float = bounded(
-        0.08, 0, 1, open_low=True
-    )  # smallest face side, as a fraction of the frame's shorter side
+    # smallest face side, as a fraction of the frame's shorter side
+    min_size: float = bounded(0.08, 0, 1, open_low=True)
     max_side: int = bounded(480, 32)  # frames are scaled to this longer side for detection
 
 
@@ -199,9 +195,8 @@ class FullFrameDataConfig(DataConfig):
 
 @dataclass
 class CKPlusDataConfig(FullFrameDataConfig):
-    peak_frames: int = bounded(
-        3, 1
-    )  # original release: last frames of each labelled sequence taken as its emotion
+    # original release: last frames of each labelled sequence taken as its emotion
+    peak_frames: int = bounded(3, 1)
     neutral_first_frame: bool = False  # original release: also take each sequence's first frame as neutral
 
 
@@ -226,9 +221,8 @@ class BackboneConfig:
     pretrained: bool = True  # ImageNet weights (from `weights`, else timm's hub); false = from scratch
     # null (timm's hub) | pkg:NAME (a weights package) | PATH (.pth/.safetensors)
     weights: Optional[str] = None
-    in_chans: int = choice(
-        3, 1, 3
-    )  # 3 = grey repeated to RGB (exact pretrained stem); 1 = summed stem kernels
+    # 3 = grey repeated to RGB (exact pretrained stem); 1 = summed stem kernels
+    in_chans: int = choice(3, 1, 3)
     input_size: int = bounded(64, 16)  # stored faces are resized to this
     mean: Optional[list[float]] = None  # input mean (null = the timm model's pretrained_cfg)
     std: Optional[list[float]] = None  # input standard deviation (null = the timm model's pretrained_cfg)
@@ -251,21 +245,17 @@ class FinetuneConfig:
 
     # full | frozen (linear probe on cached features) | staged (Akhand et al. 2021) | evolve (PathNet)
     strategy: str = choice("full", "full", "frozen", "staged", "evolve")
-    lr_decay: float = bounded(
-        1.0, 0, 1, open_low=True
-    )  # lr factor per stage below the head (1 = one lr for all)
+    # lr factor per stage below the head (1 = one lr for all)
+    lr_decay: float = bounded(1.0, 0, 1, open_low=True)
     head_epochs: int = bounded(2, 0)  # staged: epochs that train the new head alone
     unfreeze_every: int = bounded(1, 1)  # staged: epochs between unfreezing one stage and the next one down
     population: int = bounded(64, 2)  # evolve: paths in the population (Fernando et al. 2017)
-    tournament_steps: int = bounded(
-        50, 1
-    )  # evolve: T, batches each path of a tournament trains before it is scored
-    generations: Optional[int] = bounded(
-        None, 1
-    )  # evolve: tournaments before the run stops (null = trainer.max_epochs)
-    fitness_fraction: float = bounded(
-        0.1, 0, 1, open_low=True, open_high=True
-    )  # evolve: share of each training class held out to score paths
+    # evolve: T, batches each path of a tournament trains before it is scored
+    tournament_steps: int = bounded(50, 1)
+    # evolve: tournaments before the run stops (null = trainer.max_epochs)
+    generations: Optional[int] = bounded(None, 1)
+    # evolve: share of each training class held out to score paths
+    fitness_fraction: float = bounded(0.1, 0, 1, open_low=True, open_high=True)
 
 
 @dataclass
@@ -282,9 +272,8 @@ class OptimConfig:
     scheduler: str = choice("cosine", "cosine", "plateau", "constant")  # cosine | plateau | constant
     warmup_epochs: float = bounded(1.0, 0)  # cosine: linear warm-up length
     min_lr_ratio: float = bounded(0.01, 0, 1)  # cosine: final lr as a fraction of the peak
-    plateau_factor: float = bounded(
-        0.5, 0, 1, open_low=True, open_high=True
-    )  # plateau: lr multiplier when val/acc stalls
+    # plateau: lr multiplier when val/acc stalls
+    plateau_factor: float = bounded(0.5, 0, 1, open_low=True, open_high=True)
     plateau_patience: int = bounded(3, 0)  # plateau: epochs without improvement before that
 
     rules = (
@@ -302,18 +291,15 @@ class LossConfig:
 
     label_smoothing: float = bounded(0.0, 0, 1, open_high=True)  # cross-entropy label smoothing (0 = none)
     mixup: float = bounded(0.0, 0)  # mixup Beta(alpha, alpha) parameter (0 = off)
-    cutmix: float = bounded(
-        0.0, 0
-    )  # CutMix Beta(alpha, alpha) parameter (0 = off; with mixup, one of the two per batch)
-    class_weights: str = choice(
-        "none", "none", "balanced"
-    )  # none | balanced (weights N / (K * count) from the training split)
+    # CutMix Beta(alpha, alpha) parameter (0 = off; with mixup, one of the two per batch)
+    cutmix: float = bounded(0.0, 0)
+    # none | balanced (weights N / (K * count) from the training split)
+    class_weights: str = choice("none", "none", "balanced")
     # a stronger fer checkpoint (same classes) whose soft targets are mixed in (fer/distill.py)
     distill_from: Optional[str] = None
     distill_weight: float = bounded(0.5, 0, 1)  # share of the teacher's probabilities in each training target
-    distill_temperature: float = bounded(
-        1.0, 0, open_low=True
-    )  # the teacher's softmax temperature (above 1: softer targets)
+    # the teacher's softmax temperature (above 1: softer targets)
+    distill_temperature: float = bounded(1.0, 0, open_low=True)
 
 
 @dataclass
@@ -343,18 +329,15 @@ class CallbacksConfig:
 
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)  # best.ckpt selection
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)  # stop on a plateau
-    progress: str = choice(
-        "auto", "auto", "bar", "plain"
-    )  # auto (a bar in a terminal, a line per epoch otherwise) | bar | plain
+    # auto (a bar in a terminal, a line per epoch otherwise) | bar | plain
+    progress: str = choice("auto", "auto", "bar", "plain")
     lr_monitor: bool = True  # log each parameter group's learning rate
     # none | ema (exponential moving average) | swa (stochastic weight averaging)
     weight_averaging: str = choice("none", "none", "ema", "swa")
-    ema_decay: float = bounded(
-        0.998, 0, 1, open_low=True, open_high=True
-    )  # ema: weight of the running average per step
-    swa_epoch_start: float = bounded(
-        0.75, 0, 1, open_low=True
-    )  # swa: when averaging starts, as a fraction of max_epochs
+    # ema: weight of the running average per step
+    ema_decay: float = bounded(0.998, 0, 1, open_low=True, open_high=True)
+    # swa: when averaging starts, as a fraction of max_epochs
+    swa_epoch_start: float = bounded(0.75, 0, 1, open_low=True)
     swa_lr: float = bounded(0.0001, 0, open_low=True)  # swa: the constant learning rate while averaging
 
 
@@ -381,9 +364,8 @@ class TrainConfig:
     test: bool = True  # evaluate the best checkpoint on the test split after training
     channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and tensor cores
     compile: bool = False  # torch.compile the network (first_step_seconds in metrics.json includes compiling)
-    tta: str = choice(
-        "none", *TTA_MODES
-    )  # test-time augmentation: none | flip | shift | ten_crop (fer/models/tta.py)
+    # test-time augmentation: none | flip | shift | ten_crop (fer/models/tta.py)
+    tta: str = choice("none", *TTA_MODES)
     tags: list[str] = field(default_factory=list)  # free-form labels, passed to W&B
     optimized_metric: str = "best/val/acc"  # what a sweeper (Optuna) gets back from each job: a metrics key
     loss: LossConfig = field(default_factory=LossConfig)  # the training objective
@@ -435,9 +417,8 @@ class EnsembleConfig:
 
     ckpt: list[str] = MISSING  # the members: checkpoints written by fer.train (same classes, same dataset)
     split: str = choice("test", "test", "val", "all")  # test | val (choose members and tta on val) | all
-    tta: Optional[str] = choice(
-        None, *TTA_MODES
-    )  # null = each member's own; or none | flip | shift | ten_crop
+    # null = each member's own; or none | flip | shift | ten_crop
+    tta: Optional[str] = choice(None, *TTA_MODES)
     seed: int = 42  # seeds the dataset's split protocol (as in training)
     data: Any = None  # null = the dataset stored in the checkpoints
     output: str = MISSING  # metrics.json and confusion_matrix.png
@@ -458,15 +439,12 @@ class PredictConfig:
     batch_size: int = bounded(32, 1)  # faces classified per forward pass
     device: str = choice("cpu", "cpu", "cuda")  # cpu | cuda (checkpoints only)
     faces: FacesConfig = field(default_factory=FacesConfig)  # detector and alignment (as for datasets)
-    face_margin: Optional[float] = bounded(
-        None, 0, 1
-    )  # box crops: growth per edge (null = the training data's)
-    smooth: int = bounded(
-        1, 1
-    )  # video: each tracked face's probabilities averaged over its last N frames (1 = off)
-    search_every: int = bounded(
-        1, 1
-    )  # video, cnn: whole-frame search every N frames, between them only around the faces
+    # box crops: growth per edge (null = the training data's)
+    face_margin: Optional[float] = bounded(None, 0, 1)
+    # video: each tracked face's probabilities averaged over its last N frames (1 = off)
+    smooth: int = bounded(1, 1)
+    # video, cnn: whole-frame search every N frames, between them only around the faces
+    search_every: int = bounded(1, 1)
     print: bool = True  # also print each JSON line to stdout
     paths: PathsConfig = MISSING  # log folder
 
@@ -489,9 +467,8 @@ class ExplainConfig:
     ckpt: str = MISSING  # a .ckpt written by fer.train
     input: Optional[str] = None  # a photo or a folder of photos: explain each face for its predicted class
     faces: FacesConfig = field(default_factory=FacesConfig)  # photo mode: detector and alignment
-    split: Optional[str] = choice(
-        None, "train", "val", "test"
-    )  # or train | val | test: per-class mean maps over that split (true class)
+    # or train | val | test: per-class mean maps over that split (true class)
+    split: Optional[str] = choice(None, "train", "val", "test")
     layer: Optional[str] = None  # module of the backbone to explain (null = last stage at >= 1/16 resolution)
     max_images: int = bounded(2000, 1)  # split mode: at most this many images, a seeded random sample
     batch_size: int = bounded(64, 1)  # images per Grad-CAM pass
