@@ -74,10 +74,9 @@ def test_a_missing_file_is_named(tmp_path):
         read_checkpoint(tmp_path / "nothing.ckpt", "init_from")
 
 
-@pytest.mark.parametrize(
-    "command", [["fer.eval"], ["fer.export"], ["fer.predict", "input=x.jpg", "output=out"]]
-)
-def test_commands_print_the_message_alone(command, tmp_path):
+def test_a_command_prints_the_message_alone(tmp_path):
+    """fer.eval for all: fer/cli.py wraps every command alike, and the readers above raise the same error."""
+    command = ["fer.eval"]
     path = make("text", tmp_path / "notes.ckpt")
     done = subprocess.run(
         [sys.executable, "-m", command[0], f"ckpt={path}", *command[1:]],

@@ -7,6 +7,7 @@ tests at the end show that for a few keys, with the message alone and no run fol
 
 import dataclasses
 import math
+import re
 import subprocess
 import sys
 import typing
@@ -96,6 +97,30 @@ def test_a_drawn_value_is_accepted_or_refused_by_name(index, value):
     assert wanted(f, value) in (True, None), (schema.__name__, key, value)
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("loss.distill_weight=1.5", "loss.distill_weight=1.5: expected >= 0 and <= 1"),
+        ("loss.distill_weight=-0.5", "loss.distill_weight=-0.5: expected >= 0 and <= 1"),
+        ("data.val_fraction=-1", "data.val_fraction=-1.0: expected >= 0 and < 1"),
+        ("data.val_fraction=1.5", "data.val_fraction=1.5: expected >= 0 and < 1"),
+        ("finetune.population=1", "finetune.population=1: expected >= 2"),
+        ("optim.lr=nan", "optim.lr=nan: expected a number"),
+    ],
+)
+def test_train_refuses_before_loading_anything(override, message, train_config, monkeypatch):
+    """In-process: the error comes before any data is read (loading would fail loudly here)."""
+    from fer.data.datamodule import FERDataModule
+    from fer.train import train
+
+    def no_loading(self):
+        raise AssertionError("data was loaded before the config was checked")
+
+    monkeypatch.setattr(FERDataModule, "load", no_loading)
+    with pytest.raises(config.ConfigValueError, match=re.escape(message)):
+        train(train_config(override))
+
+
 def test_cross_key_rules():
     with pytest.raises(config.ConfigValueError, match=r"fold=10: expected < data.num_folds \(10\)"):
         config.typed(config.DataConfig, {"_target_": "x", "protocol": "kfold", "fold": 10}, "data.")
@@ -109,10 +134,7 @@ def test_cross_key_rules():
     ("override", "message"),
     [
         ("loss.distill_temperature=0", "loss.distill_temperature=0.0: expected > 0"),
-        ("loss.distill_weight=1.5", "loss.distill_weight=1.5: expected >= 0 and <= 1"),
-        ("data.val_fraction=-1", "data.val_fraction=-1.0: expected >= 0 and < 1"),
         ("+init_form=x.ckpt", "init_form is not a key here; did you mean init_from?"),
-        ("finetune.population=1", "finetune.population=1: expected >= 2"),
     ],
 )
 def test_the_command_stops_with_the_message_alone_and_leaves_no_run_folder(override, message, tmp_path):
@@ -133,3 +155,30 @@ def test_the_command_stops_with_the_message_alone_and_leaves_no_run_folder(overr
     assert done.returncode == 1, done.stderr[-2000:]
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not run.exists()
+
+
+def test_weights_that_cannot_be_had_read_as_a_message(tmp_path):
+    """No network here: timm's hub weights for MobileNetV2 cannot be fetched."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fer.train",
+            "backbone=mobilenet_v2",
+            "debug=fast",
+            f"hydra.run.dir={tmp_path / 'r'}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={
+            "PYTHONPATH": str(ROOT),
+            "HF_HUB_OFFLINE": "1",
+            "WANDB_MODE": "disabled",
+            "PATH": "/usr/bin:/bin",
+        },
+        timeout=300,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.startswith("error: ") or "\nerror: " in done.stderr
+    assert "backbone.weights" in done.stderr  # the fix: a local weights file

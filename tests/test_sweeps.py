@@ -29,14 +29,14 @@ def test_a_failed_job_is_recorded_and_the_others_finish(tmp_path):
     assert done.returncode != 0  # the multirun reports the failure ...
     sweep = sweep_dir(tmp_path)
     failed = json.loads((sweep / "0_shallow_cnn" / "failed.json").read_text())
-    assert "Invalid learning rate" in failed["error"] and "Traceback" in failed["traceback"]
+    assert "optim.lr=-1.0: expected > 0" in failed["error"] and "Traceback" in failed["traceback"]
     check_run_dir(sweep / "1_shallow_cnn")  # ... after running the job that came after it
     rows = sweep_rows(sweep)
     assert [(r["job"], r["status"]) for r in rows] == [
         ("0_shallow_cnn", "failed"),
         ("1_shallow_cnn", "finished"),
     ]
-    assert float(rows[1]["test/acc"]) > 0 and "Invalid learning rate" in rows[0]["error"]
+    assert float(rows[1]["test/acc"]) > 0 and "optim.lr=-1.0" in rows[0]["error"]
 
 
 def test_aggregate_groups_over_folds_and_seeds_only():

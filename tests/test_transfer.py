@@ -126,6 +126,7 @@ def test_the_matrix_command_scores_each_source_on_each_target(source, tmp_path):
         rows["ckplus"]["split"] == "all" and rows["synthetic"]["split"] == "test"
     )  # its own dataset: the test split
     own = json.loads((source.parents[1] / "metrics.json").read_text())
+    assert int(rows["synthetic"]["images"]) == own["test_images"]  # the run's own test split, rebuilt
     assert float(rows["synthetic"]["accuracy"]) == pytest.approx(100 * own["test/acc"], abs=0.006)
     assert "| source | ckplus | synthetic |" in (out / "matrix.md").read_text()
     assert (out / "matrix.png").read_bytes()[:4] == b"\x89PNG" and "<table" in (
@@ -137,7 +138,7 @@ def test_the_matrix_names_every_source_apart_and_checks_its_targets_first(source
     from hydra import initialize_config_module
 
     from fer.config import CONF_MODULE
-    from fer.crossdata import crossdata
+    from fer.crossdata import crossdata, source_names
 
     def matrix(*overrides: str):
         cfg = compose_config("crossdata", list(overrides), tmp_path)
@@ -148,6 +149,8 @@ def test_the_matrix_names_every_source_apart_and_checks_its_targets_first(source
     out = tmp_path / "matrix"
     rows = matrix(f"ckpt=[{source},{last}]", "targets=[synthetic]", f"output={out}")
     assert [r["source"] for r in rows] == ["run-best", "run-last"]
+    twins = [Path("a/run/checkpoints/best.ckpt"), Path("b/run/checkpoints/best.ckpt"), Path("c/x.ckpt")]
+    assert source_names(twins) == ["a/run-best", "b/run-best", "x"]
     assert (out / "run-best__synthetic" / "metrics.json").is_file()
     assert (out / "run-last__synthetic" / "metrics.json").is_file()
     assert (
