@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,8 +22,9 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from fer.config import compose_config  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests.conftest composes configs as the entry points do
 
 PIPELINES = {  # name -> data.faces settings that differ from FacesConfig's defaults
     "haar box": {"detector": "haar"},
@@ -57,7 +57,6 @@ def tilt(source: Path, target: Path, seed: int) -> list[float]:
 
 def score(ckpt: Path, root: Path, faces: dict, out: Path) -> dict:
     from fer.eval import evaluate
-    from tests.conftest import compose_config
 
     overrides = [f"data.faces.{key}={str(value).lower()}" for key, value in faces.items()]
     cfg = compose_config(

@@ -15,6 +15,7 @@ import difflib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -520,6 +521,17 @@ def register() -> None:
     for path, node in SCHEMAS.items():
         group, _, name = path.rpartition("/")
         store.store(group=group or None, name=name, node=node)
+
+
+def compose_config(name: str, overrides: list[str], output_dir: str | Path | None = None) -> DictConfig:
+    """A command's config (``conf/<name>.yaml``) composed with ``overrides`` as its entry point would see
+    it, for code that calls a command's function in-process (tests, experiments/); ``output_dir`` stands in
+    for the run folder Hydra makes."""
+    from hydra import compose, initialize_config_module
+
+    extra = [] if output_dir is None else [f"paths.output_dir={output_dir}"]
+    with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
+        return compose(config_name=name, overrides=[*overrides, *extra])
 
 
 def typed(schema: type, values: Mapping | DictConfig | None = None, prefix: str = "") -> dict:

@@ -14,7 +14,7 @@ from fer.checkpoint import read, resume_checkpoint
 from fer.checkpoint_file import NotACheckpoint, read_checkpoint
 from fer.models.pathnet import base_network
 from fer.transfer import init_from
-from tests.test_config_values import ROOT
+from tests.helpers import ROOT
 
 
 class Payload:

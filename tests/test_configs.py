@@ -9,9 +9,9 @@ from omegaconf import OmegaConf
 
 import fer.models.shallow_cnn  # noqa: F401  (registers fer_shallow_cnn with timm)
 from fer import config
+from fer.config import compose_config
 from fer.data.datamodule import build_datamodule
 from fer.data.fer2013 import FER2013DataModule
-from tests.conftest import compose_config
 
 CONF = Path(__file__).parents[1] / "conf"
 GROUPS = [

@@ -1,7 +1,5 @@
 """Every loader against small fixtures written in each dataset's exact format, and bad input."""
 
-import csv
-import gzip
 import json
 import os
 import subprocess
@@ -15,33 +13,10 @@ import pytest
 from fer.data.ckplus import CKPlusDataModule
 from fer.data.decode import DataError
 from fer.data.fer2013 import FER2013DataModule
+from tests.helpers import face, fer_rows, snapshot, write_ckplus48, write_fer2013_csv
 
 ROOT = Path(__file__).parents[1]
 RNG = np.random.default_rng(0)
-
-
-def face(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (48, 48), dtype=np.uint8)
-
-
-def write_fer2013_csv(path: Path, rows: list[tuple[int, np.ndarray, str]], icml: bool = False) -> Path:
-    opener = gzip.open(path, "wt", newline="") if path.suffix == ".gz" else open(path, "w", newline="")
-    with opener as f:
-        writer = csv.writer(f)
-        writer.writerow(["emotion", " Usage", " pixels"] if icml else ["emotion", "pixels", "Usage"])
-        for emotion, image, usage in rows:
-            pixels = " ".join(map(str, image.ravel()))
-            writer.writerow([emotion, usage, pixels] if icml else [emotion, pixels, usage])
-    return path
-
-
-def fer_rows(n: int = 21) -> list[tuple[int, np.ndarray, str]]:
-    usages = ["Training"] * 14 + ["PublicTest"] * 3 + ["PrivateTest"] * 4
-    return [(i % 7, face(i), usages[i % len(usages)]) for i in range(n)]
-
-
-def snapshot(root: Path) -> dict:
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
 
 
 @pytest.mark.parametrize("variant", ["fer2013.csv", "fer2013.csv.gz", "icml_face_data.csv"])
@@ -153,19 +128,6 @@ def test_cache_is_used_and_rebuilt_when_the_source_changes(tmp_path, monkeypatch
     os.utime(path, ns=(1, 1))
     assert FER2013DataModule(root=str(path), cache_dir=str(cache_dir)).report()["num_images"] == 28
     assert len(list(cache_dir.glob("fer2013-*.npz"))) == 2
-
-
-def write_ckplus48(root: Path, subjects: int = 12) -> None:
-    folders = ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"]
-    for s in range(subjects):
-        for seq in range(2):
-            folder = folders[(s + seq) % 7]
-            (root / folder).mkdir(parents=True, exist_ok=True)
-            for frame in range(3):
-                cv2.imwrite(
-                    str(root / folder / f"S{100 + s:03d}_{seq + 1:03d}_{frame + 10:08d}.png"),
-                    face(s * 100 + seq * 10 + frame),
-                )
 
 
 @pytest.mark.parametrize("protocol", ["kfold", "loso", "official"])

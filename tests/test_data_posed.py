@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer.config import FacesConfig
+from fer.config import FacesConfig, compose_config
 from fer.data.ckplus import CKPlusDataModule
 from fer.data.cleaning import clean
 from fer.data.decode import DataError
@@ -19,8 +19,7 @@ from fer.data.jaffe import JAFFEDataModule
 from fer.data.kdef import KDEFDataModule
 from fer.faces.box import centre_square, square
 from fer.faces.cropper import FaceCropper
-from tests.conftest import shared_data
-from tests.test_data_fixtures import face, snapshot, write_fer2013_csv
+from tests.helpers import check_run_dir, face, shared_data, snapshot, write_fer2013_csv
 
 EXPRESSIONS = ["AF", "AN", "DI", "HA", "NE", "SA", "SU"]
 
@@ -331,8 +330,6 @@ def test_posed_loaders_name_what_they_expected(tmp_path):
 def test_one_epoch_of_training_on_each_layout(dataset, tmp_path):
     """``fer.train data=<name> data.root=...`` on a fixture in the dataset's own layout."""
     from fer.train import train
-    from tests.conftest import compose_config
-    from tests.test_train import check_run_dir
 
     root = tmp_path / dataset
     if dataset == "kdef":

@@ -7,7 +7,7 @@ import pytest
 
 from fer.data.ckplus import CKPlusDataModule
 from fer.data.fer2013 import FER2013DataModule
-from tests.conftest import shared_data
+from tests.helpers import shared_data
 
 pytestmark = pytest.mark.realdata
 

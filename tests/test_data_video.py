@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from fer.config import compose_config
 from fer.data.enterface import ENTERFACEDataModule
 from fer.data.savee import SAVEEDataModule
 from fer.data.video import frame_indices
 from fer.models.classifier import group_accuracy
 from fer.train import train
-from tests.conftest import compose_config, shared_data
+from tests.helpers import shared_data
 
 SAVEE_CODES = ["a", "d", "f", "h", "n", "sa", "su"]
 ENTERFACE = {

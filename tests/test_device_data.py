@@ -7,11 +7,11 @@ import pytest
 import torch
 import yaml
 
+from fer.config import compose_config
 from fer.data.datamodule import build_datamodule
 from fer.data.device import DeviceLoader, device_augmentation
 from fer.data.synthetic import SyntheticDataModule
 from fer.train import train
-from tests.conftest import compose_config
 
 CONF = Path(__file__).parents[1] / "conf" / "augment"
 

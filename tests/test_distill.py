@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fer.config import compose_config
 from fer.data.synthetic import SyntheticDataModule
 from fer.distill import distill, teacher_probabilities
 from fer.train import train
-from tests.conftest import compose_config
 
 FAST = ["debug=fast", "backbone=shallow_cnn", "logger=none", "callbacks.progress=plain"]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from fer.config import compose_config
 from fer.ensemble import ensemble
 from fer.train import train
-from tests.conftest import compose_config
 
 COMMON = ["debug=fast", "logger=none", "callbacks.progress=plain"]
 ROOT = Path(__file__).parents[1]

@@ -15,7 +15,7 @@ from fer.faces.box import iou
 from fer.faces.cropper import FaceCropper, face_crop
 from fer.faces.detector import build_detector
 from fer.faces.track import Smoother, Tracker
-from tests.conftest import shared_data
+from tests.helpers import shared_data
 
 
 def kdef(name: str = "AF01ANS.jpg", flags: int = cv2.IMREAD_GRAYSCALE) -> np.ndarray:

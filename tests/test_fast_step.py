@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from fer.checkpoint import read
+from fer.config import compose_config
 from fer.models.optim import build_optimizer
 from fer.train import train
-from tests.conftest import compose_config
 
 
 def run(tmp_path, *overrides):

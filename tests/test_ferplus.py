@@ -10,8 +10,7 @@ import torch
 from fer.data.decode import DataError
 from fer.data.ferplus import FERPlusDataModule, process_votes
 from fer.labels import EMOTIONS
-from tests.conftest import shared_data
-from tests.test_data_fixtures import face, fer_rows, write_fer2013_csv
+from tests.helpers import face, fer_rows, shared_data, write_fer2013_csv
 
 HEADER = [
     "Usage",

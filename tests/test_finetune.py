@@ -10,7 +10,7 @@ from fer.data.features import FeatureDataModule, compute_features
 from fer.data.synthetic import SyntheticDataModule
 from fer.models.classifier import EmotionClassifier
 from fer.models.stages import body_stages, head_names, unfrozen_count
-from tests.test_models import backbone_config
+from tests.helpers import backbone_config
 
 STAGED = {"strategy": "staged", "head_epochs": 1, "unfreeze_every": 1, "lr_decay": 0.5}
 

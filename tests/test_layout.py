@@ -60,3 +60,24 @@ def test_no_import_cycle():
 
     cycles = [c for name in sorted(graph) if name not in state and (c := visit(name, [name]))]
     assert cycles == []
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in tests/helpers.py; fixtures in conftest.py, which pytest loads itself."""
+    tests = Path(__file__).parent
+    crossing = []
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests"):
+                if node.module != "tests.helpers":
+                    crossing.append(f"{path.name}: from {node.module}")
+            elif isinstance(node, ast.Import):
+                crossing += [
+                    f"{path.name}: import {a.name}" for a in node.names if a.name.startswith("tests")
+                ]
+    assert crossing == []
+
+
+def test_experiments_import_the_package_without_path_edits():
+    scripts = sorted((FER.parent / "experiments").rglob("*.py"))
+    assert scripts and [str(p) for p in scripts if "sys.path" in p.read_text()] == []

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from fer.config import compose_config
 from fer.train import train
-from tests.conftest import compose_config
 
 
 @pytest.mark.slow

@@ -3,23 +3,13 @@ from pathlib import Path
 import pytest
 import timm
 import torch
-import yaml
 
-from fer.config import BackboneConfig, typed
 from fer.models.backbones import build_backbone
 from fer.models.optim import param_groups, warmup_cosine
 from fer.models.weights import WeightsUnavailable
+from tests.helpers import backbone_config
 
 BACKBONES = sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "backbone").glob("*.yaml"))
-
-
-def backbone_config(option: str, **overrides) -> dict:
-    """A ``conf/backbone`` option as composed: its YAML choices over the schema's defaults."""
-    cfg = yaml.safe_load((Path(__file__).parents[1] / "conf" / "backbone" / f"{option}.yaml").read_text())
-    del cfg["defaults"]
-    if option == "timm":
-        cfg["name"] = "test_efficientnet"  # timm's tiny test model
-    return typed(BackboneConfig, {**cfg, **overrides})
 
 
 @pytest.mark.parametrize("option", BACKBONES)

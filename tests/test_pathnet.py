@@ -12,9 +12,9 @@ import torch
 
 from fer.callbacks.evolution import Evolution, mutate
 from fer.checkpoint import read
+from fer.config import compose_config
 from fer.models.pathnet import PathNet
 from fer.train import train
-from tests.conftest import compose_config
 
 SMALL = [
     "backbone.kwargs.widths=[8,16,16]",

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from fer.config import compose_config
 from fer.export import export
 from fer.predict import predict
 from fer.runtime import OnnxModel, TorchModel, load
 from fer.train import train
-from tests.conftest import compose_config, shared_data
+from tests.helpers import shared_data
 
 
 @pytest.fixture(scope="module")

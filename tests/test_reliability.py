@@ -17,6 +17,7 @@ import torch
 
 from fer import checkpoint as ckpt_module
 from fer.checkpoint import AtomicCheckpointIO
+from fer.config import compose_config
 from fer.data.arrays import FaceArrays
 from fer.data.cache import load_cached, save_cached
 from fer.data.ckplus import CKPlusDataModule
@@ -24,9 +25,7 @@ from fer.data.decode import DataError
 from fer.data.fer2013 import FER2013DataModule
 from fer.models.weights import WeightsUnavailable
 from fer.train import train
-from tests.conftest import compose_config
-from tests.test_data_fixtures import face, fer_rows, write_fer2013_csv
-from tests.test_train import run_cli
+from tests.helpers import face, fer_rows, run_cli, write_fer2013_csv
 
 SHM = Path("/dev/shm")
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from fer.config import compose_config
 from fer.report import COLUMNS, report
 from fer.train import train
-from tests.conftest import compose_config
 
 ROOT = Path(__file__).parents[1]
 

@@ -5,11 +5,11 @@ import json
 import pytest
 
 from fer.checkpoint import SplitMismatch, read
+from fer.config import compose_config
 from fer.ensemble import ensemble
 from fer.evaluation import evaluate_checkpoint
 from fer.train import train
-from tests.conftest import compose_config
-from tests.test_data_fixtures import write_ckplus48
+from tests.helpers import write_ckplus48
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ import yaml
 
 from fer.sweep import aggregate, aggregate_markdown
 from fer.train import train
-from tests.test_data_fixtures import write_ckplus48
-from tests.test_train import check_run_dir, run_cli
+from tests.helpers import check_run_dir, run_cli, write_ckplus48
 
 
 def sweep_dir(tmp_path: Path, task: str = "train") -> Path:

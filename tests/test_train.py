@@ -2,55 +2,17 @@
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from fer.config import compose_config
 from fer.eval import evaluate
 from fer.train import train
-from tests.conftest import compose_config
+from tests.helpers import check_run_dir, run_cli
 
 ROOT = Path(__file__).parents[1]
-RUN_FILES = [
-    "confusion_matrix.png",
-    "learning_curves.png",
-    "metrics.json",
-    "checkpoints/best.ckpt",
-    "checkpoints/last.ckpt",
-    "data_report.json",
-    "history.csv",
-]
-METRIC_KEYS = [
-    "test/acc",
-    "test/macro_f1",
-    "test/per_class_recall",
-    "test/confusion_matrix",
-    "classes",
-    "dataset",
-    "backbone",
-    "seed",
-    "epochs",
-    "train_seconds",
-]
-
-
-def check_run_dir(run_dir: Path) -> dict:
-    for name in RUN_FILES:
-        assert (run_dir / name).is_file(), f"{run_dir} lacks {name}"
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    for key in METRIC_KEYS:
-        assert key in metrics, key
-    classes = metrics["classes"]
-    matrix = metrics["test/confusion_matrix"]
-    assert len(matrix) == len(classes) and all(len(row) == len(classes) for row in matrix)
-    assert set(metrics["test/per_class_recall"]) == set(classes)
-    diagonal = sum(matrix[i][i] for i in range(len(classes)))
-    assert metrics["test/acc"] == pytest.approx(diagonal / sum(map(sum, matrix)), abs=1e-6)
-    return metrics
 
 
 def test_train_writes_the_run_directory_and_eval_reproduces_it(train_config, tmp_path):
@@ -203,13 +165,6 @@ def test_debug_overfit_drives_the_training_loss_down(train_config):
         history = list(csv.DictReader(f))
     first, last = float(history[0]["train/loss"]), float(history[-1]["train/loss"])
     assert len(history) == 20 and last < 0.2 * first and float(history[-1]["train/acc"]) >= 0.95
-
-
-def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
 
 
 def test_cli_multirun_leaves_one_complete_run_per_job_and_eval_cli(tmp_path):

@@ -8,13 +8,12 @@ import pytest
 import torch
 
 from fer.checkpoint import read
+from fer.config import compose_config
 from fer.evaluation import evaluate_checkpoint
 from fer.models.classifier import EmotionClassifier
 from fer.train import train
 from fer.transfer import init_from
-from tests.conftest import compose_config
-from tests.test_data_fixtures import write_ckplus48
-from tests.test_train import run_cli
+from tests.helpers import run_cli, write_ckplus48
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ Then frames/s of ``fer.predict`` (detection, alignment and classification) on a 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -31,8 +31,6 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # tests.conftest and the sibling predict_video benchmark
-sys.path.insert(0, str(Path(__file__).parent))
 SHARED = ROOT.parent / "shared" / "data"
 BACKGROUNDS = [  # scikit-image's bundled sample photos with no person in them
     "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "coins", "moon", "page",
@@ -191,16 +189,19 @@ def score(detector, frames) -> dict:
 
 
 def video_fps(ckpt: Path | None, frames: int) -> None:
-    from predict_video import build_video, default_checkpoint, pipeline_fps
+    sibling = Path(__file__).with_name("predict_video.py")  # its video and pipeline, loaded by path
+    spec = importlib.util.spec_from_file_location("predict_video", sibling)
+    video_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(video_bench)
 
     from fer.export import export
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        ckpt = ckpt or default_checkpoint(tmp)
+        ckpt = ckpt or video_bench.default_checkpoint(tmp)
         models = {"pytorch": ckpt, "onnxruntime": export(ckpt, "onnx", tmp / "model.onnx")}
         video = tmp / "faces.avi"
-        build_video(video, frames)
+        video_bench.build_video(video, frames)
         for name, runtime, overrides in (
             ("haar", "pytorch", ["faces.detector=haar"]),
             ("cnn, box crop", "pytorch", ["faces.detector=cnn", "faces.align=false"]),
@@ -211,7 +212,7 @@ def video_fps(ckpt: Path | None, frames: int) -> None:
             ("cnn, aligned, search_every=3", "onnxruntime", ["faces.detector=cnn", "search_every=3"]),
         ):
             out = tmp / f"{runtime}_{name.replace(', ', '_').replace('=', '')}"
-            summary = pipeline_fps(models[runtime], video, out, 1, overrides)
+            summary = video_bench.pipeline_fps(models[runtime], video, out, 1, overrides)
             fps, faces, missed = (
                 summary["frames_per_second"],
                 summary["faces"],

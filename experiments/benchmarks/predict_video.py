@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,8 +24,9 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from fer.config import compose_config  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # tests.conftest composes configs as the entry points do
 KDEF = ROOT.parent / "shared" / "data" / "kdef_sample"
 
 
@@ -51,7 +51,6 @@ def build_video(path: Path, frames: int, seed: int = 0) -> None:
 
 def default_checkpoint(folder: Path) -> Path:
     from fer.train import train
-    from tests.conftest import compose_config
 
     cfg = compose_config("train", ["debug=fast", "logger=none", "callbacks.progress=plain"], folder / "run")
     return Path(train(cfg)["run_dir"]) / "checkpoints" / "best.ckpt"
@@ -59,7 +58,6 @@ def default_checkpoint(folder: Path) -> Path:
 
 def pipeline_fps(model_path: Path, video: Path, out: Path, every: int, overrides: list[str] = ()) -> dict:
     from fer.predict import predict
-    from tests.conftest import compose_config
 
     return predict(
         compose_config(
