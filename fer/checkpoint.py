@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from fer.atomic import atomic_write, partial_path
 from fer.checkpoint_file import NotACheckpoint, read_checkpoint
 from fer.config import DataConfig, FullFrameDataConfig
 from fer.data.datamodule import FERDataModule, build_datamodule
@@ -34,7 +35,6 @@ from fer.models.classifier import EmotionClassifier
 log = logging.getLogger(__name__)
 RETIRED_DATA_KEYS = ("cache_dir",)  # data keys of old checkpoints (before fer/config.py; now paths.cache_dir)
 PREVIOUS_SUFFIX = ".prev.ckpt"  # last.ckpt's previous version: last.prev.ckpt
-TEMPORARY_SUFFIX = ".partial"  # a checkpoint being written: .<name>.<pid>.partial, beside its target
 
 
 class SplitMismatch(ValueError):
@@ -42,61 +42,22 @@ class SplitMismatch(ValueError):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, made safe against kills on any filesystem."""
+    """Lightning's checkpoint writer, made safe against kills on any filesystem (fer/atomic.py);
+    ``last.ckpt``'s previous version is kept as ``last.prev.ckpt`` once the new one is written."""
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
     ) -> None:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}{TEMPORARY_SUFFIX}")
-        try:
-            with open(partial, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            if path.name == "last.ckpt" and path.is_file():  # keep the previous good one: link, then rename
-                keep = path.with_name(f".{path.stem}.{os.getpid()}{TEMPORARY_SUFFIX}")
+
+        def keep_previous() -> None:  # last.ckpt's previous version, once the new one is whole on disk
+            if path.name == "last.ckpt" and path.is_file():
+                keep = partial_path(path.with_name(path.stem))
                 keep.unlink(missing_ok=True)
                 os.link(path, keep)
                 os.replace(keep, path.with_name(path.stem + PREVIOUS_SUFFIX))
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-        _fsync_folder(path.parent)
 
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the renames themselves durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def remove_partials(folder: Path) -> list[Path]:
-    """Delete the temporary files that killed writers left in ``folder``; returns them."""
-    left = [p for p in folder.glob(f".*{TEMPORARY_SUFFIX}") if not _alive(p)] if folder.is_dir() else []
-    for p in left:
-        p.unlink(missing_ok=True)
-        log.warning("removed %s, left by a writer that was killed", p)
-    return left
-
-
-def _alive(partial: Path) -> bool:
-    """Whether the process writing ``partial`` (its pid is in the name) still runs."""
-    try:
-        pid = int(partial.name.rsplit(".", 2)[-2])
-    except ValueError:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+        atomic_write(path, lambda f: torch.save(checkpoint, f), before_replace=keep_previous)
 
 
 def resume_checkpoint(path: str | None) -> str | None:

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from fer.checkpoint import load_classifier
 from fer.data.arrays import FaceArrays, FaceDataset
-from fer.data.cache import DAMAGE, atomic_write
+from fer.data.cache import DAMAGE, write_optional
 from fer.data.datamodule import FERDataModule
 from fer.data.transforms import eval_transform
 from fer.models.heads import rows_by_name
@@ -90,7 +90,7 @@ def distill(loss: Mapping, datamodule: FERDataModule, cache_dir: str | None) -> 
     if teacher is None:
         teacher, source = teacher_probabilities(ckpt, train, datamodule.classes, temperature), "computed"
         if path is not None:
-            atomic_write(path, lambda tmp: np.save(tmp, teacher), "teacher cache")
+            write_optional(path, lambda f: np.save(f, teacher), "teacher cache")
     k = len(datamodule.classes)
     labels = train.targets if train.targets is not None else np.eye(k, dtype=np.float32)[train.labels]
     train.targets = ((1 - weight) * labels + weight * teacher).astype(np.float32)

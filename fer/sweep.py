@@ -19,7 +19,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import traceback
 from pathlib import Path
 
@@ -29,6 +28,8 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
+
+from fer.atomic import atomic_write_text
 
 GROUPED_OVER = ("data.fold=", "seed=")  # overrides that make repeats of one experiment
 
@@ -115,13 +116,6 @@ def aggregate(finished: list[dict]) -> list[dict]:
     return rows
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Parallel jobs (submitit) rewrite the same files: each write is whole or absent."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(text)
-    temporary.replace(path)
-
-
 def _csv_text(rows: list[dict]) -> str:
     columns = list(dict.fromkeys(k for row in rows for k in row))
     out = io.StringIO()
@@ -173,11 +167,11 @@ def summarise(sweep_dir: Path) -> list[dict]:
         }
         for j in found
     ]
-    _write_atomic(sweep_dir / "sweep.csv", _csv_text(table))
+    atomic_write_text(sweep_dir / "sweep.csv", _csv_text(table))
     rows = aggregate([j for j in found if j["status"] == "finished"])
     if rows:
-        _write_atomic(sweep_dir / "aggregate.csv", _csv_text(rows))
-        _write_atomic(sweep_dir / "aggregate.md", aggregate_markdown(rows))
+        atomic_write_text(sweep_dir / "aggregate.csv", _csv_text(rows))
+        atomic_write_text(sweep_dir / "aggregate.md", aggregate_markdown(rows))
     return rows
 
 

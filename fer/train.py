@@ -18,9 +18,10 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from fer import finetune
+from fer.atomic import atomic_write_text, remove_partials
 from fer.callbacks import build_callbacks, show_bar
 from fer.callbacks.run_report import RunReport
-from fer.checkpoint import AtomicCheckpointIO, read, remove_partials, resume_checkpoint, run_record
+from fer.checkpoint import AtomicCheckpointIO, read, resume_checkpoint, run_record
 from fer.cli import command
 from fer.config import CONF_PATH, TrainConfig, check
 from fer.data.datamodule import build_datamodule
@@ -76,8 +77,8 @@ def train(cfg: DictConfig) -> dict:
         run_dir.mkdir(parents=True, exist_ok=True)
         # resumed in its own folder: the first start's records stay, this start's go beside them
         suffix = "_resumed" if resume and (run_dir / "provenance.json").exists() else ""
-        (run_dir / f"data_report{suffix}.json").write_text(json.dumps(data_report, indent=2))
-        (run_dir / f"provenance{suffix}.json").write_text(json.dumps(record, indent=2))
+        atomic_write_text(run_dir / f"data_report{suffix}.json", json.dumps(data_report, indent=2))
+        atomic_write_text(run_dir / f"provenance{suffix}.json", json.dumps(record, indent=2))
         datamodule.save_splits(run_dir / f"splits{suffix}.csv")
 
     model = EmotionClassifier(

@@ -10,6 +10,7 @@ travels in checkpoints, so ``fer.eval`` reports the same fields as the run.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 
+from fer.atomic import atomic_write_text
 from fer.models.classifier import TestResults
 from fer.plots import plot_confusion_matrix, plot_learning_curves, plot_samples
 
@@ -80,14 +82,14 @@ class RunReport(L.Callback):
             self.best = {f"best/{checkpoint.monitor}": float(checkpoint.best_model_score)}
         if not trainer.is_global_zero or not self.history:
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.run_dir / "history.csv", "w", newline="") as f:
-            writer = csv.DictWriter(
-                f,
-                fieldnames=sorted({k for row in self.history for k in row}, key=lambda k: (k != "epoch", k)),
-            )
-            writer.writeheader()
-            writer.writerows(self.history)
+        table = io.StringIO(newline="")
+        writer = csv.DictWriter(
+            table,
+            fieldnames=sorted({k for row in self.history for k in row}, key=lambda k: (k != "epoch", k)),
+        )
+        writer.writeheader()
+        writer.writerows(self.history)
+        atomic_write_text(self.run_dir / "history.csv", table.getvalue())
         plot_learning_curves(self.history, self.run_dir / "learning_curves.png", self.title)
 
     def on_test_end(self, trainer, pl_module) -> None:
@@ -108,8 +110,7 @@ class RunReport(L.Callback):
         }
         if not trainer.is_global_zero:
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "metrics.json").write_text(json.dumps(self.metrics, indent=2))
+        atomic_write_text(self.run_dir / "metrics.json", json.dumps(self.metrics, indent=2))
         plot_confusion_matrix(
             results.confusion_matrix,
             pl_module.classes,

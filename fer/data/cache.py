@@ -5,25 +5,25 @@ below the root (strict mode judges folders too: an empty or unknown class folder
 loader's own settings, so the cache is rebuilt when any of them changes. The cache lives
 under ``paths.cache_dir`` (never under ``data.root``, which is not written).
 
-The cache is optional. Writes go to a temporary file of their own, renamed into place, so
-concurrent runs never collide; a cache folder that cannot be written, or a cached file that
-cannot be read, is reported once and bypassed.
+The cache is optional. Writes go through :mod:`fer.atomic` (a temporary file of their own,
+flushed and renamed into place), so concurrent runs never collide; a cache folder that cannot be
+written, or a cached file that cannot be read, is reported once and bypassed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from fer.atomic import atomic_write
 from fer.data.arrays import FaceArrays
 
 log = logging.getLogger(__name__)
@@ -48,29 +48,23 @@ def source_key(root: Path, files: list[Path], settings: dict, folders: bool) -> 
     return digest.hexdigest()[:24]
 
 
-def atomic_write(path: Path, write: Callable[[Path], None], what: str) -> bool:
-    """``write`` into this writer's own temporary file beside ``path``, then rename it into place;
-    False (with a warning naming ``what``) where the folder cannot be written."""
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+def write_optional(path: Path, write: Callable[[BinaryIO], object], what: str) -> bool:
+    """:func:`fer.atomic.atomic_write` for a file that only saves time (a cache): False, with a warning
+    naming ``what``, where it cannot be written."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache behind
+        atomic_write(path, write)
     except OSError as err:
         log.warning("%s %s not written (%s); going on without it", what, path, err)
         return False
-    finally:
-        with contextlib.suppress(OSError):  # gone already, or no folder to be in
-            tmp.unlink()
     return True
 
 
 def save_cached(path: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> bool:
     """Write the cache file; False (with a warning) where the cache folder cannot be written."""
-    return atomic_write(path, lambda tmp: _write(tmp, arrays, skipped, extra), "dataset cache")
+    return write_optional(path, lambda f: _write(f, arrays, skipped, extra), "dataset cache")
 
 
-def _write(tmp: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> None:
+def _write(f: BinaryIO, arrays: FaceArrays, skipped: list[dict], extra: dict) -> None:
     meta = {"classes": arrays.classes, "skipped": skipped, "extra": extra}
     fields = {
         "images": arrays.images,
@@ -83,7 +77,7 @@ def _write(tmp: Path, arrays: FaceArrays, skipped: list[dict], extra: dict) -> N
         fields["subjects"] = arrays.subjects
     if arrays.targets is not None:
         fields["targets"] = arrays.targets
-    np.savez(tmp, **fields)
+    np.savez(f, **fields)
 
 
 def load_cached(path: Path) -> tuple[FaceArrays, list[dict], dict] | None:

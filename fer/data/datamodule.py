@@ -10,6 +10,7 @@ under ``data.root``.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from hydra.utils import get_class
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
+from fer.atomic import atomic_write_text
 from fer.config import DataConfig, typed
 from fer.data.arrays import FaceArrays, FaceDataset
 from fer.data.cache import load_cached, save_cached, source_key
@@ -249,13 +251,14 @@ class FERDataModule(L.LightningDataModule):
 
     def save_splits(self, path: Path) -> None:
         """The split of every image (file, split, label), so a run's split can be checked or reused."""
-        with open(path, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["file", "split", "label"])
-            for split, arrays in self.data.items():
-                writer.writerows(
-                    (file, split, self.classes[label]) for file, label in zip(arrays.files, arrays.labels)
-                )
+        table = io.StringIO(newline="")
+        writer = csv.writer(table)
+        writer.writerow(["file", "split", "label"])
+        for split, arrays in self.data.items():
+            writer.writerows(
+                (file, split, self.classes[label]) for file, label in zip(arrays.files, arrays.labels)
+            )
+        atomic_write_text(path, table.getvalue())
 
     @property
     def validates(self) -> bool:
