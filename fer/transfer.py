@@ -48,6 +48,11 @@ def init_from(model: EmotionClassifier, path: str | Path) -> dict:
     if wrong:
         raise ValueError(f"init_from={path}: tensors of another shape for {wrong[:5]}")
     result = backbone.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:  # the same network: every tensor, nothing else
+        raise ValueError(
+            f"init_from={path}: not the same network's weights: missing {sorted(result.missing_keys)[:10]}, "
+            f"unexpected {sorted(result.unexpected_keys)[:10]}"
+        )
     carried = [c for c, row in zip(model.classes, picks) if row is not None]
     report = {
         "source": f"init_from:{Path(path).resolve()}",

