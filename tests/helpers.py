@@ -117,7 +117,8 @@ def check_run_dir(run_dir: Path) -> dict:
 
 
 def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    """``python -m <args>`` as a user runs it (no HYDRA_FULL_ERROR: errors read as a user sees them)."""
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"} | {"PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )

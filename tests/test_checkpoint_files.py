@@ -2,8 +2,6 @@
 advice to load with weights_only=False (which would run the file's code)."""
 
 import pickle
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -14,7 +12,7 @@ from fer.checkpoint import read, resume_checkpoint
 from fer.checkpoint_file import NotACheckpoint, read_checkpoint
 from fer.models.pathnet import base_network
 from fer.transfer import init_from
-from tests.helpers import ROOT
+from tests.helpers import run_cli
 
 
 class Payload:
@@ -76,21 +74,8 @@ def test_a_missing_file_is_named(tmp_path):
 
 def test_a_command_prints_the_message_alone(tmp_path):
     """fer.eval for all: fer/cli.py wraps every command alike, and the readers above raise the same error."""
-    command = ["fer.eval"]
     path = make("text", tmp_path / "notes.ckpt")
-    done = subprocess.run(
-        [sys.executable, "-m", command[0], f"ckpt={path}", *command[1:]],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={
-            "PYTHONPATH": str(ROOT),
-            "HF_HUB_OFFLINE": "1",
-            "WANDB_MODE": "disabled",
-            "PATH": "/usr/bin:/bin",
-        },
-        timeout=300,
-    )
+    done = run_cli(["fer.eval", f"ckpt={path}"], tmp_path)
     assert done.returncode == 1, done.stderr[-2000:]
     assert f"ckpt={path}: this is a text file, not a fer checkpoint" in done.stderr
     assert "Traceback" not in done.stderr and "weights_only" not in done.stderr

@@ -8,10 +8,7 @@ tests at the end show that for a few keys, with the message alone and no run fol
 import dataclasses
 import math
 import re
-import subprocess
-import sys
 import typing
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,8 +17,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from fer import config
+from tests.helpers import run_cli
 
-ROOT = Path(__file__).parents[1]
 UNBOUNDED = {"seed", "split_seed", "data_seed"}  # any integer is a seed
 
 
@@ -139,19 +136,7 @@ def test_cross_key_rules():
 )
 def test_the_command_stops_with_the_message_alone_and_leaves_no_run_folder(override, message, tmp_path):
     run = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-m", "fer.train", override, f"hydra.run.dir={run}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={
-            "PYTHONPATH": str(ROOT),
-            "HF_HUB_OFFLINE": "1",
-            "WANDB_MODE": "disabled",
-            "PATH": "/usr/bin:/bin",
-        },
-        timeout=300,
-    )
+    done = run_cli(["fer.train", override, f"hydra.run.dir={run}"], tmp_path)
     assert done.returncode == 1, done.stderr[-2000:]
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not run.exists()
@@ -159,25 +144,8 @@ def test_the_command_stops_with_the_message_alone_and_leaves_no_run_folder(overr
 
 def test_weights_that_cannot_be_had_read_as_a_message(tmp_path):
     """No network here: timm's hub weights for MobileNetV2 cannot be fetched."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fer.train",
-            "backbone=mobilenet_v2",
-            "debug=fast",
-            f"hydra.run.dir={tmp_path / 'r'}",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={
-            "PYTHONPATH": str(ROOT),
-            "HF_HUB_OFFLINE": "1",
-            "WANDB_MODE": "disabled",
-            "PATH": "/usr/bin:/bin",
-        },
-        timeout=300,
+    done = run_cli(
+        ["fer.train", "backbone=mobilenet_v2", "debug=fast", f"hydra.run.dir={tmp_path / 'r'}"], tmp_path
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert done.stderr.startswith("error: ") or "\nerror: " in done.stderr
