@@ -81,7 +81,8 @@ def test_an_ensemble_refuses_members_tested_on_other_images(runs, tmp_path):
 
 def test_eval_on_another_dataset_records_its_own_split_not_the_runs(runs, tmp_path):
     ckpt = runs / "seed42" / "checkpoints" / "best.ckpt"
-    data = compose_config("inspect_data", ["data=synthetic"], tmp_path).data
+    small = ["data=synthetic", "data.num_train=7", "data.num_val=7", "data.num_test=21"]
+    data = compose_config("inspect_data", small, tmp_path).data
     metrics = score(ckpt, tmp_path / "eval", data=data, split="all")
     assert metrics["dataset"] == "synthetic" and metrics["test_split"].startswith("every image")
     assert metrics["test_images"] == sum(map(sum, metrics["test/confusion_matrix"]))
