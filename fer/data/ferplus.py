@@ -34,7 +34,7 @@ from fer.config import FERPlusDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.datamodule import FERDataModule
 from fer.data.decode import DataError, Problems
-from fer.data.fer2013 import OWN_SPLITS, USAGE, find_csv, read_fer2013_csv
+from fer.data.fer2013 import USAGE, find_csv, read_fer2013_csv
 from fer.data.folders import Resize, decode_entries
 from fer.labels import EMOTIONS, canonical
 
@@ -156,7 +156,9 @@ class FERPlusDataModule(FERDataModule):
         "Microsoft's FER2013Train/ FER2013Valid/ FER2013Test/ folders (each with label.csv), or "
         "fer2013.csv (or a folder holding it) with FER+'s fer2013new.csv beside it or at data.votes"
     )
-    own_splits = OWN_SPLITS
+    own_splits = ", ".join(
+        f"{split} = {folder} ({usage})" for (usage, split), folder in zip(USAGE.items(), FOLDERS.values())
+    )
     accepts_file = True
 
     schema = FERPlusDataConfig
