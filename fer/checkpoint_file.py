@@ -36,7 +36,9 @@ class NotACheckpoint(ValueError):
 def describe(path: Path) -> str | None:
     """What the file at ``path`` looks like, from its first bytes and, for archives, their contents;
     None for a PyTorch archive (what torch.save writes), which only loading can tell apart."""
-    head = path.read_bytes()[:64]
+    with open(path, "rb") as f:  # the first bytes only: checkpoints run to hundreds of MB
+        start = f.read(4096)
+    head = start[:64]
     if not head:
         return "an empty file"
     for magic, what in IMAGE_MAGIC.items():
@@ -55,7 +57,7 @@ def describe(path: Path) -> str | None:
         if any(n.endswith("data.pkl") for n in names):
             return None
         return "a zip archive that is not a PyTorch file"
-    if path.suffix.lower() == ".onnx" or head[:1] == b"\x08" and b"onnx" in path.read_bytes()[:4096].lower():
+    if path.suffix.lower() == ".onnx" or head[:1] == b"\x08" and b"onnx" in start.lower():
         return (
             "an ONNX model (from fer.export; fer.predict runs it, other commands need the .ckpt it came from)"
         )

@@ -72,9 +72,9 @@ def scores(probabilities: np.ndarray, labels: np.ndarray, k: int) -> dict:
     }
 
 
-def same_test_split(ckpts) -> None:
+def same_test_split(ckpts, checkpoints) -> None:
     """Refuse members that were tested on different images (other folds, seeds or data)."""
-    digests = {str(c): run_record(read(c)).get("test_digest") for c in ckpts}
+    digests = {str(c): run_record(ckpt).get("test_digest") for c, ckpt in zip(ckpts, checkpoints)}
     if len(set(digests.values()) - {None}) > 1:
         listed = ", ".join(f"{c} ({d})" for c, d in digests.items())
         raise ValueError(
@@ -89,7 +89,8 @@ def ensemble(cfg: DictConfig) -> dict:
     if cfg.split not in SPLITS:
         raise ValueError(f"split={cfg.split!r}: expected one of {SPLITS} (a split that no member trained on)")
     data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
-    same_test_split(cfg.ckpt)
+    checkpoints = [read(c) for c in cfg.ckpt]  # read once: the split check and the record use them
+    same_test_split(cfg.ckpt, checkpoints)
     members = [
         member_probabilities(c, cfg.split, data, cfg.tta, cfg.seed, cfg.paths.cache_dir) for c in cfg.ckpt
     ]
@@ -108,7 +109,7 @@ def ensemble(cfg: DictConfig) -> dict:
         "test/confusion_matrix": result["matrix"].tolist(),
         "classes": classes,
         "split": cfg.split,
-        "dataset": read(cfg.ckpt[0])["hyper_parameters"]["data"]["_target_"]
+        "dataset": checkpoints[0]["hyper_parameters"]["data"]["_target_"]
         if data is None
         else data["_target_"],
         "tta": cfg.tta,
