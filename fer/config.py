@@ -460,24 +460,53 @@ class ExportConfig:
     opset: int = bounded(17, 7)  # ONNX operator set version
 
 
+# the attribution methods of fer/attribution/methods.py (tests/test_attribution.py checks the list)
+ATTRIBUTION_METHODS = ("gradcam", "integrated_gradients", "saliency", "occlusion")
+
+
+def known_methods(values: Mapping) -> str | None:
+    unknown = [m for m in values.get("candidates") or () if m not in ATTRIBUTION_METHODS]
+    if unknown:
+        names = ", ".join(ATTRIBUTION_METHODS)
+        return f"candidates={list(values['candidates'])}: {unknown} unknown (choices: {names})"
+    return None
+
+
+def one_model_for_photos(values: Mapping) -> str | None:
+    ckpt = values.get("ckpt")
+    if values.get("input") is not None and isinstance(ckpt, (list, tuple, ListConfig)) and len(ckpt) != 1:
+        return f"ckpt: photos (input=) are explained by one model, {len(ckpt)} given (compare with split=)"
+    return None
+
+
 @dataclass
 class ExplainConfig:
     """``python -m fer.explain`` (conf/explain.yaml)."""
 
+    rules = (known_methods, one_model_for_photos)
     task_name: str = "explain"  # names the output folder: logs/explain/...
-    ckpt: str = MISSING  # a .ckpt written by fer.train
+    # a .ckpt written by fer.train, or a list '[A,B]': the models side by side on the same faces
+    ckpt: Any = MISSING
     input: Optional[str] = None  # a photo or a folder of photos: explain each face for its predicted class
     faces: FacesConfig = field(default_factory=FacesConfig)  # photo mode: detector and alignment
-    # or train | val | test: per-class mean maps over that split (true class)
+    # or train | val | test: regions, faithfulness and per-class maps over that split (true class)
     split: Optional[str] = choice(None, "train", "val", "test")
-    layer: Optional[str] = None  # module of the backbone to explain (null = last stage at >= 1/16 resolution)
-    max_images: int = bounded(2000, 1)  # split mode: at most this many images, a seeded random sample
-    batch_size: int = bounded(64, 1)  # images per Grad-CAM pass
-    seed: int = 42  # seeds the sample and the dataset's split protocol
-    output: str = MISSING  # overlays.png / class_saliency.png, explain.json and per-face pictures
-    wandb: bool = False  # also log the figures to W&B (offline unless logged in)
+    # gradcam | integrated_gradients | saliency | occlusion, or auto: the candidate with the lowest
+    # deletion area relative to random maps' on the val split
+    method: str = choice("gradcam", "auto", *ATTRIBUTION_METHODS)
+    # split mode: the methods measured by deletion and insertion (and the ones auto chooses among)
+    candidates: list[str] = field(default_factory=lambda: list(ATTRIBUTION_METHODS))
+    faithfulness: bool = True  # split mode: deletion and insertion curves, candidates and references
+    steps: int = bounded(20, 2)  # points of each deletion and insertion curve after the first
+    layer: Optional[str] = None  # Grad-CAM's module of the backbone (null = last stage at >= 1/16 resolution)
+    max_images: int = bounded(2000, 1)  # split mode: at most this many faces, a seeded random sample
+    choice_images: int = bounded(500, 1)  # method=auto: faces of the val split the method is chosen on
+    batch_size: int = bounded(64, 1)  # faces per attribution pass
+    seed: int = 42  # seeds the sample, the random maps and the dataset's split protocol
+    output: str = MISSING  # figures, tables (csv and markdown), explain.json and per-face pictures
+    wandb: bool = False  # also log the figures and tables to W&B (offline unless logged in)
     wandb_project: str = "fer"  # W&B project for those figures
-    data: Any = None  # null = the dataset stored in the checkpoint (split mode)
+    data: Any = None  # null = each checkpoint's own dataset (split mode)
     paths: PathsConfig = MISSING  # data, log and cache folders
 
 

@@ -1,18 +1,18 @@
-"""``python -m fer.explain ckpt=PATH input=IMAGE|DIR`` or ``... split=test``: which face regions
-drive decisions.
+"""``python -m fer.explain ckpt=PATH input=IMAGE|DIR``, or ``ckpt=PATH split=test``, or
+``'ckpt=[A,B,...]' split=test``: which face regions drive decisions, with maps that are checked.
 
-Grad-CAM (computed with Captum's ``LayerGradCam``) weighs a convolutional layer's
-activations by the gradient of a class score; upsampled to the face, it shows where
-the network looked. The layer is the backbone's last feature stage whose resolution
-is at least 1/16 of the input (``layer=NAME`` picks another).
+Methods (``method=``, computed with Captum; fer/attribution/methods.py): ``gradcam`` (``layer=`` picks
+its depth), ``integrated_gradients``, ``saliency``, ``occlusion``; ``auto`` takes the candidate whose
+deletion area, relative to random maps', is lowest on the validation split.
 
-- ``input=``: every face found in the photos (as ``fer.predict`` crops them) is
-  explained for its predicted class; ``overlays.png`` shows them in a grid, with
-  the label and its probability.
-- ``split=``: over a split of the checkpoint's dataset (or ``data=NAME``), the map for
-  each image's true class is averaged per class; ``class_saliency.png`` shows the mean
-  face and the mean map of every emotion, and ``class_saliency.npz`` holds the maps.
-With ``wandb=true`` the figures also go to a W&B run (offline unless logged in).
+- ``input=``: every face found in the photos (as ``fer.predict`` crops them) is explained for its
+  predicted class; ``overlays.png`` shows them in a grid, with the label and its probability.
+- ``split=``: on a seeded sample of the split's faces, shared by every model given, each face explained
+  for its true class: deletion and insertion curves of every candidate method against random maps and a
+  centre prior (``faithfulness_<split>.csv/png``), the share of positive attribution mass in each face
+  region per emotion next to the region's share of the area (``regions_<split>.csv``), per-class mean
+  maps with the region outlines (``class_maps_<split>.png``), and both tables in ``summary.md``.
+With ``wandb=true`` the figures and tables also go to a W&B run (offline unless logged in).
 """
 
 from __future__ import annotations
@@ -27,45 +27,18 @@ import cv2
 import hydra
 import numpy as np
 import torch
-from captum.attr import LayerAttribution, LayerGradCam
-from omegaconf import DictConfig, OmegaConf
-from torch import nn
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from fer.checkpoint import checkpoint_datamodule, read
+from fer.atomic import atomic_write_text
+from fer.attribution import figures, methods, study, tables
 from fer.cli import command
 from fer.config import CONF_PATH, ExplainConfig
 from fer.frames import Tally, frames
+from fer.labels import canonical
 from fer.loggers import wandb_is_logged_in
 from fer.runtime import Predictor, TorchModel
 
 log = logging.getLogger(__name__)
-
-
-def target_layer(backbone: nn.Module, name: str | None = None) -> tuple[str, nn.Module]:
-    """The layer to explain: ``name``, else the last feature stage at >= 1/16 resolution, else the last
-    convolution."""
-    if name:
-        return name, backbone.get_submodule(name)
-    info = getattr(backbone, "feature_info", None)
-    if info:
-        stages = [i for i in info if i["reduction"] <= 16] or list(info)
-        chosen = stages[-1]["module"]
-        return chosen, backbone.get_submodule(chosen)
-    convs = [(n, m) for n, m in backbone.named_modules() if isinstance(m, nn.Conv2d)]
-    return convs[-1]
-
-
-def gradcam(net: nn.Module, layer: nn.Module, faces: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Maps ``(B, S, S)`` in [0, 1] for uint8 faces ``(B, 1, S, S)`` and class indices ``targets``."""
-    x = torch.from_numpy(faces).float().div_(255.0)
-    cam = LayerGradCam(net, layer).attribute(
-        x, target=torch.as_tensor(targets, dtype=torch.long), relu_attributions=True
-    )
-    cam = LayerAttribution.interpolate(cam.detach(), tuple(faces.shape[-2:]), interpolate_mode="bilinear")[
-        :, 0
-    ]
-    peak = cam.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]
-    return (cam / peak).numpy()
 
 
 def overlay(face: np.ndarray, cam: np.ndarray, size: int = 144) -> np.ndarray:
@@ -94,8 +67,23 @@ def grid(tiles: list[np.ndarray], columns: int) -> np.ndarray:
     return canvas
 
 
-def explain_photos(runtime, layer: nn.Module, cfg: DictConfig, out: Path) -> dict:
-    """Grad-CAM of every face found in the photos, for its predicted class."""
+def checkpoints(cfg: DictConfig) -> list[str]:
+    """``ckpt=A`` or ``'ckpt=[A,B,...]'`` as a list of paths."""
+    value = cfg.ckpt
+    paths = list(value) if isinstance(value, (list, ListConfig)) else [value]
+    if not paths or not all(isinstance(p, str) and p for p in paths):
+        raise ValueError(f"ckpt={value!r}: expected a checkpoint path or a list of them, '[A,B]'")
+    return paths
+
+
+def unit_peak(maps: np.ndarray) -> np.ndarray:
+    """Each map's positive part scaled to a peak of 1, for drawing."""
+    positive = np.clip(maps, 0, None)
+    return positive / np.maximum(positive.reshape(len(maps), -1).max(1), 1e-12)[:, None, None]
+
+
+def explain_photos(runtime: TorchModel, method, cfg: DictConfig, out: Path) -> dict:
+    """The map of every face found in the photos, for its predicted class."""
     predictor = Predictor(runtime, cfg.faces, runtime.meta["face_margin"])
     model = runtime.module
     tally, tiles, results = Tally(), [], []
@@ -107,10 +95,11 @@ def explain_photos(runtime, layer: nn.Module, cfg: DictConfig, out: Path) -> dic
         faces = np.stack(crops)[:, None]
         probs = runtime.probabilities(faces)
         labels = probs.argmax(1)
-        cams = gradcam(model.net, layer, faces, labels)
-        for k, (face, cam, label, p, box) in enumerate(zip(faces[:, 0], cams, labels, probs, found)):
+        x = torch.from_numpy(faces).float().div_(255.0)
+        maps = unit_peak(method(x, torch.as_tensor(labels)).numpy())
+        for k, (face, m, label, p, box) in enumerate(zip(faces[:, 0], maps, labels, probs, found)):
             name = f"{Path(frame.source).stem}_{k}"
-            picture = captioned(overlay(face, cam), f"{model.classes[label]} {p[label]:.2f}")
+            picture = captioned(overlay(face, m), f"{model.classes[label]} {p[label]:.2f}")
             cv2.imwrite(str(out / f"{name}.png"), picture)
             tiles.append(captioned(picture, name[:20]))
             results.append(
@@ -127,47 +116,89 @@ def explain_photos(runtime, layer: nn.Module, cfg: DictConfig, out: Path) -> dic
     return {"faces": results, "frames_without_face": tally.without_face, "unreadable": tally.unreadable}
 
 
-def explain_split(model, layer: nn.Module, cfg: DictConfig, out: Path) -> dict:
-    """Per-class mean face and mean Grad-CAM (true class) over a split of the dataset."""
-    hparams = model.hparams
-    data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
-    datamodule = checkpoint_datamodule(cfg.ckpt, read(cfg.ckpt), data, cfg.seed, cfg.paths.cache_dir)
-    dataset = datamodule.dataset(cfg.split, augment=False)
-    count = min(len(dataset), cfg.max_images)
-    index = np.random.default_rng(cfg.seed).permutation(len(dataset))[:count]
-    k, size = len(model.classes), hparams["backbone"]["input_size"]
-    cam_sum, face_sum, n = np.zeros((k, size, size)), np.zeros((k, size, size)), np.zeros(k)
-    for start in range(0, count, cfg.batch_size):
-        items = [dataset[i] for i in index[start : start + cfg.batch_size]]
-        faces = torch.stack([x for x, _ in items]).numpy()
-        labels = np.array([int(t.argmax()) if torch.is_tensor(t) else int(t) for _, t in items])
-        cams = gradcam(model.net, layer, faces, labels)
-        for c in range(k):
-            chosen = labels == c
-            cam_sum[c] += cams[chosen].sum(0)
-            face_sum[c] += faces[chosen, 0].sum(0)
-            n[c] += chosen.sum()
-    mean_cam = cam_sum / np.maximum(n, 1)[:, None, None]
-    mean_face = face_sum / np.maximum(n, 1)[:, None, None]
-    tiles_face = [
-        captioned(
-            cv2.cvtColor(cv2.resize(f.astype(np.uint8), (144, 144)), cv2.COLOR_GRAY2BGR), f"{c} (n={int(m)})"
+def faithfulness_report(
+    subjects, faces, measured: list[str], steps: int | None, cfg: DictConfig, out: Path
+) -> tuple[list, list]:
+    """Deletion and insertion of every measured method on ``faces``, per model: the table's rows, and
+    each model's maps (``steps=None``: the maps alone)."""
+    rows, curves, maps = [], {}, []
+    for subject, x, targets in zip(subjects, faces.x, faces.targets):
+        found_rows, found, found_maps = study.measure(
+            subject, x, targets, measured, cfg.get("layer"), steps, cfg.batch_size, cfg.seed
         )
-        for f, c, m in zip(mean_face, model.classes, n)
-    ]
-    tiles_cam = [
-        captioned(overlay(f.astype(np.uint8), m / max(m.max(), 1e-12)), c)
-        for f, m, c in zip(mean_face, mean_cam, model.classes)
-    ]
-    cv2.imwrite(str(out / "class_saliency.png"), grid(tiles_face + tiles_cam, k))
-    np.savez_compressed(
-        out / "class_saliency.npz", maps=mean_cam, faces=mean_face, counts=n, classes=np.array(model.classes)
+        rows += found_rows
+        curves[subject.name] = found
+        maps.append(found_maps)
+    if rows:
+        tables.write_csv(out / f"faithfulness_{faces.split}.csv", rows)
+        figures.plot_curves(
+            curves,
+            out / f"faithfulness_{faces.split}.png",
+            f"{faces.split}: {len(faces.emotions)} faces; p(true class) as pixels are removed or revealed",
+        )
+    return rows, maps
+
+
+def explain_split(cfg: DictConfig, out: Path) -> dict:
+    """Faithfulness, region shares and per-class mean maps over a split, for one model or several."""
+    data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
+    subjects = study.load(checkpoints(cfg), data, cfg.seed, cfg.paths.cache_dir)
+    candidates = list(dict.fromkeys(cfg.candidates))
+    result = {
+        "models": [
+            {"name": s.name, "ckpt": s.ckpt, "dataset": s.datamodule.name, "input_size": s.input_size}
+            for s in subjects
+        ]
+    }
+    method = cfg.method
+    if method == "auto":
+        val = study.shared_faces(subjects, "val", cfg.choice_images, cfg.seed)
+        val_rows, _ = faithfulness_report(subjects, val, candidates, cfg.steps, cfg, out)
+        method = study.chosen_method(val_rows, candidates)
+        result["chosen_on_val"] = {"method": method, "faces": len(val.emotions), "faithfulness": val_rows}
+    for subject, entry in zip(subjects, result["models"]):
+        built = methods.build(method, subject.net, cfg.get("layer"))
+        entry["resolution"] = built.resolution(subject.input_size)
+    faces = study.shared_faces(subjects, cfg.split, cfg.max_images, cfg.seed)
+    measured = list(dict.fromkeys([*candidates, method])) if cfg.faithfulness else [method]
+    steps = cfg.steps if cfg.faithfulness else None
+    rows, maps = faithfulness_report(subjects, faces, measured, steps, cfg, out)
+    order = list(
+        dict.fromkeys(e for s in subjects[:1] for e in map(canonical, s.classes) if e in faces.emotions)
     )
+    region_rows, panels = [], {}
+    for subject, entry, x, targets, found in zip(subjects, result["models"], faces.x, faces.targets, maps):
+        entry["accuracy"] = study.accuracy(subject, x, targets, cfg.batch_size)
+        region_rows += study.region_rows(subject, found[method], faces.emotions)
+        mean_faces, mean_maps, counts = panels[subject.name] = study.class_means(
+            x, found[method], faces.emotions, order
+        )
+        np.savez_compressed(
+            out / f"class_maps_{cfg.split}_{subject.name.replace('/', '_')}.npz",
+            maps=mean_maps,
+            faces=mean_faces,
+            counts=counts,
+            emotions=np.array(order),
+        )
+    tables.write_csv(out / f"regions_{cfg.split}.csv", region_rows)
+    figures.plot_class_maps(
+        panels,
+        order,
+        out / f"class_maps_{cfg.split}.png",
+        f"{method}: mean positive map per true emotion ({cfg.split}, {len(faces.emotions)} faces)",
+    )
+    chosen_rows = result.get("chosen_on_val", {}).get("faithfulness", [])
+    summary = tables.summary(cfg.split, len(faces.emotions), method, chosen_rows, rows, region_rows)
+    atomic_write_text(out / "summary.md", summary)
     return {
-        "dataset": datamodule.name,
+        **result,
         "split": cfg.split,
-        "images": int(count),
-        "per_class": dict(zip(model.classes, n.astype(int).tolist())),
+        "method": method,
+        "faces": len(faces.emotions),
+        "left_out": faces.left_out,
+        "per_class": {e: faces.emotions.count(e) for e in order},
+        "faithfulness": rows,
+        "regions": region_rows,
     }
 
 
@@ -176,25 +207,29 @@ def explain(cfg: DictConfig) -> dict:
         raise ValueError(
             "give exactly one of input=IMAGE|DIR (faces in photos) or split=train|val|test (per-class maps)"
         )
-    runtime = TorchModel.from_checkpoint(cfg.ckpt)
-    model = runtime.module
-    layer_name, layer = target_layer(model.net.backbone, cfg.get("layer"))
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
-    result = (
-        explain_photos(runtime, layer, cfg, out)
-        if cfg.get("input") is not None
-        else explain_split(model, layer, cfg, out)
-    )
-    result = {"checkpoint": str(cfg.ckpt), "layer": layer_name, **result}
-    (out / "explain.json").write_text(json.dumps(result, indent=2))
+    if cfg.get("split") is not None:
+        result = explain_split(cfg, out)
+    else:
+        if cfg.method == "auto":
+            raise ValueError("method=auto chooses on a split's faces; with input= name a method")
+        runtime = TorchModel.from_checkpoint(checkpoints(cfg)[0])
+        method = methods.build(cfg.method, runtime.module.net, cfg.get("layer"))
+        result = {
+            "method": cfg.method,
+            "resolution": method.resolution(runtime.input_size),
+            **explain_photos(runtime, method, cfg, out),
+        }
+    result = {"checkpoint": checkpoints(cfg), **result}
+    atomic_write_text(out / "explain.json", json.dumps(result, indent=2))
     if cfg.wandb:
-        log_to_wandb(out, cfg, layer_name)
+        log_to_wandb(out, cfg, result)
     return result
 
 
-def log_to_wandb(out: Path, cfg: DictConfig, layer_name: str) -> None:
-    """The overlay and saliency grids as a W&B run: offline (in ``out/wandb``) unless logged in."""
+def log_to_wandb(out: Path, cfg: DictConfig, result: dict) -> None:
+    """The figures and tables as a W&B run: offline (in ``out/wandb``) unless logged in."""
     import wandb
 
     mode = os.environ.get("WANDB_MODE") or ("online" if wandb_is_logged_in() else "offline")
@@ -203,11 +238,14 @@ def log_to_wandb(out: Path, cfg: DictConfig, layer_name: str) -> None:
         job_type="explain",
         dir=str(out),
         mode=mode,
-        config={"ckpt": str(cfg.ckpt), "layer": layer_name},
+        config={"ckpt": checkpoints(cfg), "method": result["method"], "split": cfg.get("split")},
     )
-    run.log(
-        {p.stem: wandb.Image(str(p)) for p in out.glob("*.png") if p.stem in ("overlays", "class_saliency")}
-    )
+    logged = {p.stem: wandb.Image(str(p)) for p in out.glob("*.png") if "_" in p.stem or p.stem == "overlays"}
+    for key in ("faithfulness", "regions"):
+        if result.get(key):
+            rows = result[key]
+            logged[f"{key}_table"] = wandb.Table(columns=list(rows[0]), data=[list(r.values()) for r in rows])
+    run.log(logged)
     run.finish()
 
 
@@ -215,7 +253,7 @@ def log_to_wandb(out: Path, cfg: DictConfig, layer_name: str) -> None:
 def main(cfg: DictConfig) -> None:
     with command(cfg, ExplainConfig):
         result = explain(cfg)
-    log.info("layer %s; wrote %s", result["layer"], cfg.output)
+    log.info("method %s; wrote %s", result["method"], cfg.output)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Shared fixtures. The environment is made offline before anything imports timm or wandb."""
 
 import os
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["WANDB_MODE"] = "offline"
@@ -22,3 +23,17 @@ def train_config(tmp_path):
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory):
+    """A shallow CNN trained for one epoch on the tiny synthetic set (its run folder holds best and last)."""
+    from fer.train import train
+
+    root = tmp_path_factory.mktemp("trained")
+    cfg = compose_config(
+        "train",
+        ["debug=fast", "backbone=shallow_cnn", "logger=none", "callbacks.progress=plain"],
+        root / "run",
+    )
+    return Path(train(cfg)["run_dir"]) / "checkpoints" / "best.ckpt"

@@ -2,7 +2,6 @@
 ONNX parity."""
 
 import json
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,20 +14,7 @@ from fer.config import compose_config
 from fer.export import export
 from fer.predict import predict
 from fer.runtime import OnnxModel, TorchModel, load
-from fer.train import train
 from tests.helpers import shared_data
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A shallow CNN trained for one epoch on the tiny synthetic set."""
-    root = tmp_path_factory.mktemp("trained")
-    cfg = compose_config(
-        "train",
-        ["debug=fast", "backbone=shallow_cnn", "logger=none", "callbacks.progress=plain"],
-        root / "run",
-    )
-    return Path(train(cfg)["run_dir"]) / "checkpoints" / "best.ckpt"
 
 
 def predict_config(ckpt: Path, source: Path | str, output: Path, *overrides: str):
@@ -154,48 +140,6 @@ def test_predict_on_a_video_skips_frames_and_writes_an_annotated_video(checkpoin
     assert cv2.imread(str(tmp_path / "out" / "clip_timeline.png")) is not None
     capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.avi.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
-
-
-def test_explain_overlays_faces_in_photos(checkpoint, tmp_path):
-    from fer.explain import explain
-
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for name in ("AF01ANS.jpg", "AM19HAS.jpg", "AM30SUS.jpg"):
-        shutil.copy(shared_data("kdef_sample") / name, folder / name)
-    out = tmp_path / "explain"
-    result = explain(
-        compose_config(
-            "explain", [f"ckpt={checkpoint}", f"input={folder}", f"output={out}", "wandb=true"], out
-        )
-    )
-    assert len(result["faces"]) == 3 and result["layer"]
-    (run,) = (out / "wandb").glob("offline-run-*")  # the grids logged to an offline W&B run
-    assert list(run.rglob("overlays_*.png"))
-    overlays = cv2.imread(str(out / "overlays.png"))
-    assert overlays is not None and overlays.shape[1] == 3 * 144
-    assert all((out / f["overlay"]).is_file() for f in result["faces"])
-
-
-def test_explain_per_class_maps_over_a_split(checkpoint, tmp_path):
-    from fer.explain import explain, gradcam, target_layer
-    from fer.runtime import TorchModel
-
-    out = tmp_path / "explain"
-    result = explain(
-        compose_config("explain", [f"ckpt={checkpoint}", "split=test", f"output={out}", "max_images=70"], out)
-    )
-    assert result["images"] == 70 and sum(result["per_class"].values()) == 70
-    saved = np.load(out / "class_saliency.npz")
-    assert saved["maps"].shape == (7, 48, 48) and 0 <= saved["maps"].min() and saved["maps"].max() <= 1
-    assert cv2.imread(str(out / "class_saliency.png")).shape[1] == 7 * 144
-    model = TorchModel.from_checkpoint(checkpoint).module
-    _, layer = target_layer(model.net.backbone)
-    faces = np.random.default_rng(0).integers(0, 256, (4, 1, 48, 48), dtype=np.uint8)
-    maps = gradcam(model.net, layer, faces, np.zeros(4, dtype=np.int64))
-    assert maps.shape == (4, 48, 48) and np.isfinite(maps).all()
-    with pytest.raises(ValueError, match="exactly one of"):
-        explain(compose_config("explain", [f"ckpt={checkpoint}", f"output={out}"], out))
 
 
 def test_a_video_cut_short_is_reported_with_both_counts(tmp_path):
