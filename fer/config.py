@@ -496,11 +496,13 @@ class ExplainConfig:
     method: str = choice("gradcam", "auto", *ATTRIBUTION_METHODS)
     # split mode: the methods measured by deletion and insertion (and the ones auto chooses among)
     candidates: list[str] = field(default_factory=lambda: list(ATTRIBUTION_METHODS))
-    faithfulness: bool = True  # split mode: deletion and insertion curves, candidates and references
+    faithfulness: bool = True  # split mode: deletion and insertion curves of candidates and references
     steps: int = bounded(20, 2)  # points of each deletion and insertion curve after the first
     layer: Optional[str] = None  # Grad-CAM's module of the backbone (null = last stage at >= 1/16 resolution)
     max_images: int = bounded(2000, 1)  # split mode: at most this many faces, a seeded random sample
     choice_images: int = bounded(500, 1)  # method=auto: faces of the val split the method is chosen on
+    # split mode: deletion and insertion on the first this many sampled faces (regions: on all of them)
+    faithfulness_images: int = bounded(500, 1)
     batch_size: int = bounded(64, 1)  # faces per attribution pass
     seed: int = 42  # seeds the sample, the random maps and the dataset's split protocol
     output: str = MISSING  # figures, tables (csv and markdown), explain.json and per-face pictures

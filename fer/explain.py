@@ -116,27 +116,22 @@ def explain_photos(runtime: TorchModel, method, cfg: DictConfig, out: Path) -> d
     return {"faces": results, "frames_without_face": tally.without_face, "unreadable": tally.unreadable}
 
 
-def faithfulness_report(
-    subjects, faces, measured: list[str], steps: int | None, cfg: DictConfig, out: Path
-) -> tuple[list, list]:
-    """Deletion and insertion of every measured method on ``faces``, per model: the table's rows, and
-    each model's maps (``steps=None``: the maps alone)."""
-    rows, curves, maps = [], {}, []
+def faithfulness_report(subjects, faces, measured: list[str], cfg: DictConfig, out: Path) -> list[dict]:
+    """Deletion and insertion of every measured method on ``faces``, per model: the table (also written
+    as CSV) and the curves' figure."""
+    rows, curves = [], {}
     for subject, x, targets in zip(subjects, faces.x, faces.targets):
-        found_rows, found, found_maps = study.measure(
-            subject, x, targets, measured, cfg.get("layer"), steps, cfg.batch_size, cfg.seed
+        found_rows, curves[subject.name] = study.measure(
+            subject, x, targets, measured, cfg.get("layer"), cfg.steps, cfg.batch_size, cfg.seed
         )
         rows += found_rows
-        curves[subject.name] = found
-        maps.append(found_maps)
-    if rows:
-        tables.write_csv(out / f"faithfulness_{faces.split}.csv", rows)
-        figures.plot_curves(
-            curves,
-            out / f"faithfulness_{faces.split}.png",
-            f"{faces.split}: {len(faces.emotions)} faces; p(true class) as pixels are removed or revealed",
-        )
-    return rows, maps
+    tables.write_csv(out / f"faithfulness_{faces.split}.csv", rows)
+    figures.plot_curves(
+        curves,
+        out / f"faithfulness_{faces.split}.png",
+        f"{faces.split}: {len(faces.emotions)} faces; p(true class) as pixels are removed or revealed",
+    )
+    return rows
 
 
 def explain_split(cfg: DictConfig, out: Path) -> dict:
@@ -153,25 +148,27 @@ def explain_split(cfg: DictConfig, out: Path) -> dict:
     method = cfg.method
     if method == "auto":
         val = study.shared_faces(subjects, "val", cfg.choice_images, cfg.seed)
-        val_rows, _ = faithfulness_report(subjects, val, candidates, cfg.steps, cfg, out)
+        val_rows = faithfulness_report(subjects, val, candidates, cfg, out)
         method = study.chosen_method(val_rows, candidates)
         result["chosen_on_val"] = {"method": method, "faces": len(val.emotions), "faithfulness": val_rows}
-    for subject, entry in zip(subjects, result["models"]):
+    faces = study.shared_faces(subjects, cfg.split, cfg.max_images, cfg.seed)
+    measured = list(dict.fromkeys([*candidates, method]))
+    tested = faces.head(cfg.faithfulness_images)
+    rows = faithfulness_report(subjects, tested, measured, cfg, out) if cfg.faithfulness else []
+    maps = []
+    for subject, entry, x, targets in zip(subjects, result["models"], faces.x, faces.targets):
         built = methods.build(method, subject.net, cfg.get("layer"))
         entry["resolution"] = built.resolution(subject.input_size)
-    faces = study.shared_faces(subjects, cfg.split, cfg.max_images, cfg.seed)
-    measured = list(dict.fromkeys([*candidates, method])) if cfg.faithfulness else [method]
-    steps = cfg.steps if cfg.faithfulness else None
-    rows, maps = faithfulness_report(subjects, faces, measured, steps, cfg, out)
+        maps.append(study.maps_of(built, x, targets, cfg.batch_size).numpy())
     order = list(
         dict.fromkeys(e for s in subjects[:1] for e in map(canonical, s.classes) if e in faces.emotions)
     )
     region_rows, panels = [], {}
     for subject, entry, x, targets, found in zip(subjects, result["models"], faces.x, faces.targets, maps):
         entry["accuracy"] = study.accuracy(subject, x, targets, cfg.batch_size)
-        region_rows += study.region_rows(subject, found[method], faces.emotions)
+        region_rows += study.region_rows(subject, found, faces.emotions)
         mean_faces, mean_maps, counts = panels[subject.name] = study.class_means(
-            x, found[method], faces.emotions, order
+            x, found, faces.emotions, order
         )
         np.savez_compressed(
             out / f"class_maps_{cfg.split}_{subject.name.replace('/', '_')}.npz",
@@ -195,6 +192,7 @@ def explain_split(cfg: DictConfig, out: Path) -> dict:
         "split": cfg.split,
         "method": method,
         "faces": len(faces.emotions),
+        "faithfulness_faces": len(tested.emotions) if rows else 0,
         "left_out": faces.left_out,
         "per_class": {e: faces.emotions.count(e) for e in order},
         "faithfulness": rows,

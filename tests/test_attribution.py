@@ -230,6 +230,7 @@ def test_models_side_by_side_on_one_split(checkpoint, tmp_path):
         "method=auto",
         "max_images=24",
         "choice_images=16",
+        "faithfulness_images=12",
         "candidates=[gradcam,saliency,integrated_gradients]",
         "steps=5",
         "wandb=true",
@@ -245,7 +246,7 @@ def test_models_side_by_side_on_one_split(checkpoint, tmp_path):
     assert result["method"] == min(CANDIDATES, key=lambda m: np.mean(ratio[m]))
     measured = {(r["model"], r["method"]) for r in result["faithfulness"]}
     assert measured == {(m, k) for m in ("run/best", "run/last") for k in (*CANDIDATES, "random", "centre")}
-    assert all(r["faces"] == 24 for r in result["faithfulness"])
+    assert all(r["faces"] == 12 for r in result["faithfulness"]) and result["faithfulness_faces"] == 12
     by_model: dict = {}
     for row in result["regions"]:
         by_model.setdefault((row["model"], row["emotion"]), []).append(row)

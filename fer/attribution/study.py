@@ -45,6 +45,16 @@ class Faces:
     emotions: list[str]  # per face: its emotion, canonical name
     left_out: int  # faces of the split whose emotion one of the models lacks, or not in every split
 
+    def head(self, count: int) -> Faces:
+        """The first ``count`` faces (the sample is in random order already)."""
+        return Faces(
+            self.split,
+            [x[:count] for x in self.x],
+            [t[:count] for t in self.targets],
+            self.emotions[:count],
+            self.left_out,
+        )
+
 
 def names(ckpts: list[str]) -> list[str]:
     """Labels for the models: the run folder's name (``.../RUN/checkpoints/best.ckpt``), made unique."""
@@ -114,15 +124,13 @@ def measure(
     steps: int,
     batch: int,
     seed: int,
-) -> tuple[list[dict], dict[str, dict], dict[str, np.ndarray]]:
-    """Each method's maps of the faces, and with ``steps`` (not None) the deletion and insertion curves of
-    every face under each method, random maps and the centre prior: (table rows, curves, maps)."""
+) -> tuple[list[dict], dict[str, dict]]:
+    """Deletion and insertion curves of every face under each measured method, random maps and the
+    centre prior: (table rows, curves per method)."""
     n, size = len(x), x.shape[-1]
     built = {name: methods.build(name, subject.net, layer) for name in measured}
-    maps = {name: maps_of(method, x, targets, batch) for name, method in built.items()}
-    if steps is None:
-        return [], {}, {name: m.numpy() for name, m in maps.items()}
-    every = {**maps, "random": methods.random_maps(n, size, seed), "centre": methods.centre_prior(n, size)}
+    every = {name: maps_of(method, x, targets, batch) for name, method in built.items()}
+    every |= {"random": methods.random_maps(n, size, seed), "centre": methods.centre_prior(n, size)}
     found = {}
     for name, m in every.items():
         parts = [
@@ -133,7 +141,7 @@ def measure(
         ]
         found[name] = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     resolutions = {name: method.resolution(size) for name, method in built.items()}
-    return faithfulness_rows(subject.name, found, resolutions), found, {k: m.numpy() for k, m in maps.items()}
+    return faithfulness_rows(subject.name, found, resolutions), found
 
 
 def faithfulness_rows(model: str, found: dict[str, dict], resolutions: dict[str, str]) -> list[dict]:
