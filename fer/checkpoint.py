@@ -30,6 +30,7 @@ from fer.checkpoint_file import NotACheckpoint, read_checkpoint
 from fer.config import DataConfig, FullFrameDataConfig
 from fer.data.datamodule import FERDataModule, build_datamodule
 from fer.data.summary import split_digest
+from fer.labels import canonical
 from fer.models.classifier import EmotionClassifier
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,32 @@ def checkpoint_datamodule(
     datamodule.setup()
     check_split(checkpoint, section, datamodule, ckpt)
     return datamodule
+
+
+def shared_datamodule(
+    ckpt: str | Path, checkpoint: Mapping, data: Mapping | None, seed: int, cache_dir: str | None, split: str
+) -> tuple[FERDataModule, list[str], dict]:
+    """The checkpoint's dataset (or ``data``) over the classes it shares with the run's model, at the model's
+    input size, set up and, unless ``split=all``, checked against the run's test split: (datamodule, the
+    model's classes kept, the classes left out on either side). No class is mapped onto another."""
+    classes = list(checkpoint["hyper_parameters"]["classes"])
+    section = data_section(checkpoint, data)
+    input_size = checkpoint["hyper_parameters"]["backbone"]["input_size"]
+    datamodule = build_datamodule({**section, "classes": None}, input_size, [], seed, cache_dir)
+    available = datamodule.available_classes()
+    names = {canonical(c) for c in available}
+    shared = [c for c in classes if canonical(c) in names]
+    left_out = {
+        "not_learned": [c for c in available if c not in {canonical(m) for m in classes}],
+        "not_in_data": [c for c in classes if canonical(c) not in names],
+    }
+    if not shared:
+        raise ValueError(f"{ckpt}: its classes {classes} and the dataset's {available} share none")
+    datamodule.select(shared)
+    datamodule.setup()
+    if split != "all":
+        check_split(checkpoint, section, datamodule, ckpt)
+    return datamodule, shared, left_out
 
 
 def preprocessing(hparams: Mapping) -> dict:

@@ -17,10 +17,8 @@ import lightning as L
 from fer.callbacks import show_bar
 from fer.callbacks.progress import PlainProgress
 from fer.callbacks.run_report import RunReport
-from fer.checkpoint import check_split, data_section, load_classifier
-from fer.data.datamodule import build_datamodule
+from fer.checkpoint import load_classifier, shared_datamodule
 from fer.data.summary import split_digest
-from fer.labels import canonical
 
 SPLITS = ("test", "val", "all")
 RUN_FACTS = ("dataset", "train_images", "test_split", "test_images", "test_digest", "tta")
@@ -44,24 +42,9 @@ def evaluate_checkpoint(
     model, checkpoint = load_classifier(ckpt)
     if tta:
         model.hparams.tta = tta
-    section = data_section(checkpoint, data)
-    input_size = checkpoint["hyper_parameters"]["backbone"]["input_size"]
-    datamodule = build_datamodule({**section, "classes": None}, input_size, [], seed, cache_dir)
-    available = datamodule.available_classes()
-    names = {canonical(c) for c in available}
-    shared = [c for c in model.classes if canonical(c) in names]
-    left_out = {
-        "not_learned": [c for c in available if c not in {canonical(m) for m in model.classes}],
-        "not_in_data": [c for c in model.classes if canonical(c) not in names],
-    }
-    if not shared:
-        raise ValueError(f"{ckpt}: its classes {model.classes} and the dataset's {available} share none")
+    datamodule, shared, left_out = shared_datamodule(ckpt, checkpoint, data, seed, cache_dir, split)
     if shared != model.classes:
         model.keep_classes(shared)
-    datamodule.select(shared)
-    datamodule.setup()
-    if split != "all":
-        check_split(checkpoint, section, datamodule, ckpt)
     model.test_groups = datamodule.groups(split)
     record = checkpoint["callbacks"]["RunReport"]
     note = datamodule.report()["protocol"]["note"]

@@ -264,10 +264,43 @@ def test_models_side_by_side_on_one_split(checkpoint, tmp_path):
     assert list(run.rglob("regions_table_*.table.json")) and list(run.rglob("class_maps_test_*.png"))
 
 
-def test_models_without_shared_faces_are_refused(checkpoint, tmp_path, monkeypatch):
-    from fer.attribution import study
+class Splits:
+    """What the study reads of a DataModule: its split arrays, and each split as a Dataset."""
 
-    subjects = study.load([str(checkpoint)], None, 42, None)
-    other = study.Subject("other", "x", subjects[0].net, ["contempt"], 48, subjects[0].datamodule)
+    def __init__(self, files: dict[str, list[str]], classes: list[str]):
+        from fer.data.arrays import FaceArrays
+
+        self.data = {
+            split: FaceArrays(
+                images=np.full((len(names), 8, 8), i, np.uint8),
+                labels=np.arange(len(names)) % len(classes),
+                classes=classes,
+                splits=np.array([split] * len(names)),
+                files=names,
+            )
+            for i, (split, names) in enumerate(files.items())
+        }
+
+    def dataset(self, split, augment=False):
+        from fer.data.arrays import FaceDataset
+
+        return FaceDataset(self.data[split])
+
+
+def test_faces_are_those_no_model_trained_on():
+    """A model on its own dataset gives its test split; a model shown a dataset it never trained on
+    can take any of its images; faces of an emotion one model lacks are left out and counted."""
+    from fer.attribution.study import Subject, shared_faces
+
+    own = Splits({"train": ["a", "b"], "val": ["c"], "test": ["d", "e", "f", "g"]}, ["happy", "sad"])
+    other_split = Splits({"train": ["d", "e"], "val": ["f"], "test": ["a", "b", "c", "g"]}, ["happy", "sad"])
+    trained = Subject("trained", "x", None, ["happy", "sad"], 8, own, foreign=False)
+    visitor = Subject("visitor", "y", None, ["happiness"], 8, other_split, foreign=True)
+    faces = shared_faces([visitor, trained], "test", 10, 0)
+    assert sorted(faces.emotions) == ["happy", "happy"] and faces.left_out == 2  # d and f; sad is unknown
+    shown = [sorted((x[:, 0, 0, 0] * 255).round().int().tolist()) for x in faces.x]
+    assert shown == [[0, 1], [2, 2]]  # the visitor's train (d) and val (f); both in the trained model's test
+    assert faces.targets[0].tolist() == [0, 0] and faces.targets[1].tolist() == [0, 0]
+    stranger = Subject("stranger", "z", None, ["happy", "sad"], 8, other_split, foreign=False)
     with pytest.raises(ValueError, match="no face is in every model's split"):
-        study.shared_faces([subjects[0], other], "test", 10, 0)
+        shared_faces([trained, stranger], "val", 10, 0)  # c is in the stranger's test split, not its val

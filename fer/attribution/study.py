@@ -1,11 +1,12 @@
 """Attributions over a split for one model or several side by side: the same faces, the same method.
 
-Each model rebuilds its own run's split (checked as every command checks it, ``fer.checkpoint``); the
-faces studied are those in every model's split whose emotion every model knows, a seeded sample of
-them, each shown to each model at that model's input size. Per model and method, deletion and insertion
-curves are measured against random maps and a centre prior on those faces; ``method=auto`` takes the
-method whose deletion area, relative to random maps', is lowest on average over the models on the
-validation split, and the region table and class maps use it.
+Each model rebuilds its own run's split (checked as every command checks it, ``fer.checkpoint``), or
+with ``data=`` that dataset over the classes it shares with the model. The faces studied are those in
+every model's split whose emotion every model knows, a seeded sample of them, each shown to each model
+at that model's input size. Per model and method, deletion and insertion curves are measured against
+random maps and a centre prior on those faces; ``method=auto`` takes the method whose deletion area,
+relative to random maps', is lowest on average over the models on the validation split, and the region
+table and class maps use it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import torch
 from torch import nn
 
 from fer.attribution import faithfulness, methods, regions
-from fer.checkpoint import checkpoint_datamodule, read
+from fer.checkpoint import read, shared_datamodule
+from fer.data.datamodule import SPLITS
 from fer.labels import canonical
 from fer.runtime import TorchModel
 
@@ -33,6 +35,7 @@ class Subject:
     classes: list[str]
     input_size: int
     datamodule: object
+    foreign: bool  # shown a dataset it never trained on: every one of its images is unseen
 
 
 @dataclass(frozen=True)
@@ -72,43 +75,53 @@ def load(ckpts: list[str], data: dict | None, seed: int, cache_dir: str | None) 
     subjects = []
     for name, ckpt in zip(names(ckpts), ckpts):
         runtime = TorchModel.from_checkpoint(ckpt)
-        datamodule = checkpoint_datamodule(ckpt, read(ckpt), data, seed, cache_dir)
-        net = runtime.module.net.eval()
-        for p in net.parameters():
-            p.requires_grad_(False)
-        subjects.append(Subject(name, ckpt, net, list(runtime.classes), runtime.input_size, datamodule))
+        checkpoint = read(ckpt)
+        datamodule, _, _ = shared_datamodule(ckpt, checkpoint, data, seed, cache_dir, "test")
+        own = (checkpoint["hyper_parameters"].get("data") or {}).get("_target_")
+        foreign = data is not None and data.get("_target_") != own
+        net = runtime.module.net.eval().requires_grad_(False)
+        subjects.append(
+            Subject(name, ckpt, net, list(runtime.classes), runtime.input_size, datamodule, foreign)
+        )
     return subjects
 
 
+def places(subject: Subject, splits: tuple[str, ...]) -> dict[str, tuple[str, int]]:
+    """Each face of ``splits`` in the subject's data: its key (source file) -> (split, index)."""
+    found = {}
+    for split in splits:
+        arrays = subject.datamodule.data[split]
+        keys = arrays.files or [f"{split}/{i}" for i in range(len(arrays.labels))]
+        found |= {k: (split, i) for i, k in enumerate(keys)}
+    return found
+
+
 def shared_faces(subjects: list[Subject], split: str, count: int, seed: int) -> Faces:
-    """A seeded sample of ``count`` faces in every model's ``split`` whose emotion every model knows."""
-    keyed = []
-    for s in subjects:
-        arrays = s.datamodule.data[split]
-        keys = arrays.files or [str(i) for i in range(len(arrays.labels))]
-        keyed.append({k: i for i, k in enumerate(keys)})
+    """A seeded sample of ``count`` faces of ``split`` whose emotion every model knows, and that no model
+    trained on: in the split of every model trained on this dataset (the first such model's split gives
+    the order), anywhere in it for the others."""
+    reference = next((s for s in subjects if not s.foreign), subjects[0])
+    arrays = reference.datamodule.data[split]
+    emotion = {
+        k: canonical(arrays.classes[arrays.labels[i]]) for k, (_, i) in places(reference, (split,)).items()
+    }
+    where = [places(s, SPLITS if s.foreign and s is not reference else (split,)) for s in subjects]
     known = set.intersection(*({canonical(c) for c in s.classes} for s in subjects))
-    first = subjects[0].datamodule.data[split]
-    common = [
-        k
-        for k in keyed[0]
-        if all(k in other for other in keyed[1:])
-        and canonical(first.classes[first.labels[keyed[0][k]]]) in known
-    ]
+    common = [k for k in emotion if emotion[k] in known and all(k in w for w in where)]
     if not common:
         raise ValueError(
             f"split={split}: no face is in every model's split with an emotion every model knows "
             f"({', '.join(s.name for s in subjects)}); give data=NAME to show them all one dataset"
         )
     chosen = [common[i] for i in np.random.default_rng(seed).permutation(len(common))[:count]]
-    emotions = [canonical(first.classes[first.labels[keyed[0][k]]]) for k in chosen]
+    emotions = [emotion[k] for k in chosen]
     xs, targets = [], []
-    for s, index in zip(subjects, keyed):
-        dataset = s.datamodule.dataset(split, augment=False)
-        xs.append(torch.stack([dataset[index[k]][0] for k in chosen]).float().div_(255.0))
+    for s, w in zip(subjects, where):
+        datasets = {name: s.datamodule.dataset(name, augment=False) for name in {w[k][0] for k in chosen}}
+        xs.append(torch.stack([datasets[w[k][0]][w[k][1]][0] for k in chosen]).float().div_(255.0))
         rows = {canonical(c): i for i, c in enumerate(s.classes)}
         targets.append(torch.tensor([rows[e] for e in emotions]))
-    return Faces(split, xs, targets, emotions, len(first.labels) - len(common))
+    return Faces(split, xs, targets, emotions, len(emotion) - len(common))
 
 
 def maps_of(method, x: torch.Tensor, targets: torch.Tensor, batch: int) -> torch.Tensor:
