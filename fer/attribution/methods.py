@@ -160,5 +160,3 @@ def centre_prior(count: int, size: int) -> torch.Tensor:
     bump = torch.exp(-(axis[:, None] ** 2 + axis[None, :] ** 2) / (2 * 0.25**2))
     return bump.expand(count, size, size).clone()
 
-
-REFERENCES = ("random", "centre")
