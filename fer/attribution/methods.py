@@ -159,4 +159,3 @@ def centre_prior(count: int, size: int) -> torch.Tensor:
     axis = (torch.arange(size) + 0.5) / size - 0.5
     bump = torch.exp(-(axis[:, None] ** 2 + axis[None, :] ** 2) / (2 * 0.25**2))
     return bump.expand(count, size, size).clone()
-
