@@ -46,7 +46,7 @@ def plot_class_maps(
     """One row per model, one column per emotion: the mean map over the mean face, region outlines drawn.
     ``panels``: model -> (mean faces, mean maps, counts), each in ``emotions`` order."""
     fig, axes = plt.subplots(
-        len(panels), len(emotions), figsize=(1.9 * len(emotions), 2.1 * len(panels)), squeeze=False
+        len(panels), len(emotions), figsize=(1.9 * len(emotions), 2.35 * len(panels)), squeeze=False
     )
     for row, (model, (faces, maps, counts)) in zip(axes, panels.items()):
         outlines = regions.masks(faces.shape[-1])[: len(regions.REGIONS) - 1]
