@@ -76,12 +76,6 @@ def checkpoints(cfg: DictConfig) -> list[str]:
     return paths
 
 
-def unit_peak(maps: np.ndarray) -> np.ndarray:
-    """Each map's positive part scaled to a peak of 1, for drawing."""
-    positive = np.clip(maps, 0, None)
-    return positive / np.maximum(positive.reshape(len(maps), -1).max(1), 1e-12)[:, None, None]
-
-
 def explain_photos(runtime: TorchModel, method, cfg: DictConfig, out: Path) -> dict:
     """The map of every face found in the photos, for its predicted class."""
     predictor = Predictor(runtime, cfg.faces, runtime.meta["face_margin"])
@@ -96,7 +90,7 @@ def explain_photos(runtime: TorchModel, method, cfg: DictConfig, out: Path) -> d
         probs = runtime.probabilities(faces)
         labels = probs.argmax(1)
         x = torch.from_numpy(faces).float().div_(255.0)
-        maps = unit_peak(method(x, torch.as_tensor(labels)).numpy())
+        maps = study.unit_peak(method(x, torch.as_tensor(labels)).numpy())
         for k, (face, m, label, p, box) in enumerate(zip(faces[:, 0], maps, labels, probs, found)):
             name = f"{Path(frame.source).stem}_{k}"
             picture = captioned(overlay(face, m), f"{model.classes[label]} {p[label]:.2f}")
@@ -116,28 +110,31 @@ def explain_photos(runtime: TorchModel, method, cfg: DictConfig, out: Path) -> d
     return {"faces": results, "frames_without_face": tally.without_face, "unreadable": tally.unreadable}
 
 
-def faithfulness_report(subjects, faces, measured: list[str], cfg: DictConfig, out: Path) -> list[dict]:
+def faithfulness_report(
+    subjects, faces, measured: list[str], cfg: DictConfig, out: Path
+) -> tuple[list[dict], list[dict]]:
     """Deletion and insertion of every measured method on ``faces``, per model: the table (also written
-    as CSV) and the curves' figure."""
-    rows, curves = [], {}
+    as CSV, with the curves' figure) and each model's maps per method."""
+    rows, curves, maps = [], {}, []
     for subject, x, targets in zip(subjects, faces.x, faces.targets):
-        found_rows, curves[subject.name] = study.measure(
+        found_rows, curves[subject.name], found_maps = study.measure(
             subject, x, targets, measured, cfg.get("layer"), cfg.steps, cfg.batch_size, cfg.seed
         )
         rows += found_rows
+        maps.append(found_maps)
     tables.write_csv(out / f"faithfulness_{faces.split}.csv", rows)
     figures.plot_curves(
         curves,
         out / f"faithfulness_{faces.split}.png",
         f"{faces.split}: {len(faces.emotions)} faces; p(true class) as pixels are removed or revealed",
     )
-    return rows
+    return rows, maps
 
 
-def explain_split(cfg: DictConfig, out: Path) -> dict:
+def explain_split(cfg: DictConfig, ckpts: list[str], out: Path) -> dict:
     """Faithfulness, region shares and per-class mean maps over a split, for one model or several."""
     data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
-    subjects = study.load(checkpoints(cfg), data, cfg.seed, cfg.paths.cache_dir)
+    subjects = study.load(ckpts, data, cfg.seed, cfg.paths.cache_dir)
     candidates = list(dict.fromkeys(cfg.candidates))
     result = {
         "models": [
@@ -148,21 +145,23 @@ def explain_split(cfg: DictConfig, out: Path) -> dict:
     method = cfg.method
     if method == "auto":
         val = study.shared_faces(subjects, "val", cfg.choice_images, cfg.seed)
-        val_rows = faithfulness_report(subjects, val, candidates, cfg, out)
+        val_rows, _ = faithfulness_report(subjects, val, candidates, cfg, out)
         method = study.chosen_method(val_rows, candidates)
         result["chosen_on_val"] = {"method": method, "faces": len(val.emotions), "faithfulness": val_rows}
     faces = study.shared_faces(subjects, cfg.split, cfg.max_images, cfg.seed)
     measured = list(dict.fromkeys([*candidates, method]))
     tested = faces.head(cfg.faithfulness_images)
-    rows = faithfulness_report(subjects, tested, measured, cfg, out) if cfg.faithfulness else []
+    rows, measured_maps = (
+        faithfulness_report(subjects, tested, measured, cfg, out) if cfg.faithfulness else ([], [])
+    )
     maps = []
-    for subject, entry, x, targets in zip(subjects, result["models"], faces.x, faces.targets):
+    for i, (subject, entry, x, targets) in enumerate(zip(subjects, result["models"], faces.x, faces.targets)):
         built = methods.build(method, subject.net, cfg.get("layer"))
         entry["resolution"] = built.resolution(subject.input_size)
-        maps.append(study.maps_of(built, x, targets, cfg.batch_size).numpy())
-    order = list(
-        dict.fromkeys(e for s in subjects[:1] for e in map(canonical, s.classes) if e in faces.emotions)
-    )
+        done = measured_maps[i][method] if measured_maps else x[:0, 0]  # the faithfulness faces' maps
+        rest = study.maps_of(built, x[len(done) :], targets[len(done) :], cfg.batch_size)
+        maps.append(torch.cat([done, rest]).numpy())
+    order = list(dict.fromkeys(e for e in map(canonical, subjects[0].classes) if e in faces.emotions))
     region_rows, panels = [], {}
     for subject, entry, x, targets, found in zip(subjects, result["models"], faces.x, faces.targets, maps):
         entry["accuracy"] = study.accuracy(subject, x, targets, cfg.batch_size)
@@ -207,19 +206,20 @@ def explain(cfg: DictConfig) -> dict:
         )
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
+    ckpts = checkpoints(cfg)
     if cfg.get("split") is not None:
-        result = explain_split(cfg, out)
+        result = explain_split(cfg, ckpts, out)
     else:
         if cfg.method == "auto":
             raise ValueError("method=auto chooses on a split's faces; with input= name a method")
-        runtime = TorchModel.from_checkpoint(checkpoints(cfg)[0])
+        runtime = TorchModel.from_checkpoint(ckpts[0])
         method = methods.build(cfg.method, runtime.module.net, cfg.get("layer"))
         result = {
             "method": cfg.method,
             "resolution": method.resolution(runtime.input_size),
             **explain_photos(runtime, method, cfg, out),
         }
-    result = {"checkpoint": checkpoints(cfg), **result}
+    result = {"checkpoint": ckpts, **result}
     atomic_write_text(out / "explain.json", json.dumps(result, indent=2))
     if cfg.wandb:
         log_to_wandb(out, cfg, result)
@@ -236,7 +236,7 @@ def log_to_wandb(out: Path, cfg: DictConfig, result: dict) -> None:
         job_type="explain",
         dir=str(out),
         mode=mode,
-        config={"ckpt": checkpoints(cfg), "method": result["method"], "split": cfg.get("split")},
+        config={"ckpt": result["checkpoint"], "method": result["method"], "split": cfg.get("split")},
     )
     logged = {p.stem: wandb.Image(str(p)) for p in out.glob("*.png") if "_" in p.stem or p.stem == "overlays"}
     for key in ("faithfulness", "regions"):

@@ -125,7 +125,8 @@ def shared_faces(subjects: list[Subject], split: str, count: int, seed: int) -> 
 
 
 def maps_of(method, x: torch.Tensor, targets: torch.Tensor, batch: int) -> torch.Tensor:
-    return torch.cat([method(x[i : i + batch], targets[i : i + batch]) for i in range(0, len(x), batch)])
+    parts = [method(x[i : i + batch], targets[i : i + batch]) for i in range(0, len(x), batch)]
+    return torch.cat(parts) if parts else x[:, 0]
 
 
 def measure(
@@ -137,9 +138,9 @@ def measure(
     steps: int,
     batch: int,
     seed: int,
-) -> tuple[list[dict], dict[str, dict]]:
+) -> tuple[list[dict], dict[str, dict], dict[str, torch.Tensor]]:
     """Deletion and insertion curves of every face under each measured method, random maps and the
-    centre prior: (table rows, curves per method)."""
+    centre prior: (table rows, curves per method, each measured method's maps)."""
     n, size = len(x), x.shape[-1]
     built = {name: methods.build(name, subject.net, layer) for name in measured}
     every = {name: maps_of(method, x, targets, batch) for name, method in built.items()}
@@ -154,7 +155,8 @@ def measure(
         ]
         found[name] = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     resolutions = {name: method.resolution(size) for name, method in built.items()}
-    return faithfulness_rows(subject.name, found, resolutions), found
+    maps = {name: every[name] for name in measured}
+    return faithfulness_rows(subject.name, found, resolutions), found, maps
 
 
 def faithfulness_rows(model: str, found: dict[str, dict], resolutions: dict[str, str]) -> list[dict]:
@@ -215,14 +217,19 @@ def region_rows(subject: Subject, maps: np.ndarray, emotions: list[str]) -> list
     return rows
 
 
+def unit_peak(maps: np.ndarray) -> np.ndarray:
+    """Each map's positive part scaled to a peak of 1."""
+    positive = np.clip(maps, 0, None)
+    return positive / np.maximum(positive.reshape(len(maps), -1).max(1), 1e-12)[:, None, None]
+
+
 def class_means(
     x: torch.Tensor, maps: np.ndarray, emotions: list[str], order: list[str]
 ) -> tuple[np.ndarray, ...]:
     """Per emotion in ``order``: the mean face, the mean map (each face's map scaled to peak 1), the count."""
     emotions = np.array(emotions)
     faces = x[:, 0].numpy()
-    peak = np.maximum(np.clip(maps, 0, None).reshape(len(maps), -1).max(1), 1e-12)[:, None, None]
-    scaled = np.clip(maps, 0, None) / peak
+    scaled = unit_peak(maps)
     mean_faces = np.stack([faces[emotions == e].mean(0) for e in order])
     mean_maps = np.stack([scaled[emotions == e].mean(0) for e in order])
     return mean_faces, mean_maps, np.array([(emotions == e).sum() for e in order])

@@ -43,13 +43,11 @@ def regions_markdown(rows: list[dict]) -> str:
     grouped: dict[tuple[str, str], dict[str, dict]] = {}
     for r in rows:
         grouped.setdefault((r["model"], r["emotion"]), {})[r["region"]] = r
-    models_done = []
     for (model, emotion), by_region in grouped.items():
         faces = next(iter(by_region.values()))["faces"]
         cells = [f"{by_region[g]['share']:.2f} ± {by_region[g]['share_std']:.2f}" for g in REGIONS]
         lines.append(f"| {model} | {emotion} | {faces} | " + " | ".join(cells) + " |")
-        if emotion == "all" and model not in models_done:
-            models_done.append(model)
+        if emotion == "all":  # each model's last line
             area = [f"{by_region[g]['area_share']:.2f}" for g in REGIONS]
             lines.append(f"| {model} | *area of the crop* | | " + " | ".join(area) + " |")
     return "\n".join(lines)
