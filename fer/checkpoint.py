@@ -28,7 +28,10 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from fer.atomic import atomic_write, partial_path
 from fer.checkpoint_file import NotACheckpoint, read_checkpoint
 from fer.config import DataConfig, FullFrameDataConfig
-from fer.data.datamodule import FERDataModule, build_datamodule
+from fer.data.datamodule import FERDataModule
+from fer.data.pipeline import Splits, read_source
+from fer.data.pipeline import split as split_data
+from fer.data.registry import name_of_target
 from fer.data.summary import split_digest
 from fer.labels import canonical
 from fer.models.classifier import EmotionClassifier
@@ -104,11 +107,12 @@ def read(path: str | Path, key: str = "ckpt") -> dict:
     return read_checkpoint(path, key)
 
 
-def load_classifier(path: str | Path) -> tuple[EmotionClassifier, dict]:
-    """The model of a checkpoint (its own weights, no pretrained-weight download) and the raw checkpoint."""
+def load_classifier(path: str | Path, **overrides) -> tuple[EmotionClassifier, dict]:
+    """The model of a checkpoint (its own weights, no pretrained-weight download) and the raw checkpoint;
+    ``overrides`` replace constructor arguments it was saved with (``tta=``)."""
     checkpoint = read(path)
     model = EmotionClassifier.load_from_checkpoint(
-        path, map_location="cpu", load_weights=False, weights_only=True
+        path, map_location="cpu", load_weights=False, weights_only=True, **overrides
     )
     return model, checkpoint
 
@@ -122,26 +126,45 @@ def data_section(checkpoint: Mapping, data: Mapping | None = None) -> dict:
     """The data section to evaluate on: ``data`` when given, else the checkpoint's own; over its classes.
 
     On the run's own dataset the splits are drawn by the run's split seed (``data.split_seed``, or the
-    run's seed where that was null), whatever seed the command itself has."""
+    run's seed where that was null), whatever seed the command itself has. A checkpoint written before
+    ``data.name`` names its dataset by the DataModule class (``data._target_``)."""
     hparams = checkpoint["hyper_parameters"]
-    own = hparams.get("data") or {}
-    section = {k: v for k, v in dict(data if data is not None else own).items() if k not in RETIRED_DATA_KEYS}
+    own = dataset_named(hparams.get("data") or {})
+    section = {
+        k: v
+        for k, v in dataset_named(data if data is not None else own).items()
+        if k not in RETIRED_DATA_KEYS
+    }
     section["classes"] = list(hparams["classes"])
-    if section.get("_target_") == own.get("_target_") and section.get("split_seed") is None:
+    if section.get("name") == own.get("name") and section.get("split_seed") is None:
         run_seed = own.get("split_seed")
         section["split_seed"] = run_record(checkpoint).get("seed") if run_seed is None else run_seed
     return section
 
 
-def check_split(checkpoint: Mapping, section: Mapping, datamodule: FERDataModule, ckpt: str | Path) -> None:
+def dataset_named(section: Mapping) -> dict:
+    """``section`` with ``name`` in place of an old checkpoint's ``_target_``."""
+    section = dict(section)
+    if "_target_" in section and "name" not in section:
+        section["name"] = name_of_target(section.pop("_target_"))
+    return section
+
+
+def own_dataset(checkpoint: Mapping, data: Mapping | None) -> bool:
+    """Whether ``data`` (None: the checkpoint's own) names the dataset the run trained on."""
+    own = dataset_named(checkpoint["hyper_parameters"].get("data") or {})
+    return data is None or dataset_named(data).get("name") == own.get("name")
+
+
+def check_split(checkpoint: Mapping, section: Mapping, splits: Splits, ckpt: str | Path) -> None:
     """Stop unless the rebuilt test split of the run's own dataset is the one the run tested on.
 
     Runs record a digest of their test images (``test_digest``); older checkpoints have none and pass."""
-    own = checkpoint["hyper_parameters"].get("data") or {}
+    own = dataset_named(checkpoint["hyper_parameters"].get("data") or {})
     expected = run_record(checkpoint).get("test_digest")
-    if section.get("_target_") != own.get("_target_") or expected is None:
+    if section.get("name") != own.get("name") or expected is None:
         return
-    test = datamodule.data["test"].files
+    test = splits.arrays["test"].files
     if split_digest(test) == expected:
         return
     unrelated = {"batch_size", "num_workers", "strict", "classes", "split_seed"}
@@ -162,42 +185,40 @@ def check_split(checkpoint: Mapping, section: Mapping, datamodule: FERDataModule
     )
 
 
-def checkpoint_datamodule(
-    ckpt: str | Path, checkpoint: Mapping, data: Mapping | None, seed: int, cache_dir: str | None
-) -> FERDataModule:
-    """The checkpoint's dataset (or ``data``) over its classes, at its input size, not augmented; set up,
-    and checked against the run's test split where it is the run's own dataset."""
-    section = data_section(checkpoint, data)
-    input_size = checkpoint["hyper_parameters"]["backbone"]["input_size"]
-    datamodule = build_datamodule(section, input_size, [], seed, cache_dir)
-    datamodule.setup()
-    check_split(checkpoint, section, datamodule, ckpt)
-    return datamodule
-
-
 def shared_datamodule(
-    ckpt: str | Path, checkpoint: Mapping, data: Mapping | None, seed: int, cache_dir: str | None, split: str
+    ckpt: str | Path,
+    checkpoint: Mapping,
+    data: Mapping | None,
+    seed: int,
+    cache_dir: str | None,
+    split: str = "test",
+    shared_only: bool = True,
 ) -> tuple[FERDataModule, list[str], dict]:
-    """The checkpoint's dataset (or ``data``) over the classes it shares with the run's model, at the model's
-    input size, set up and, unless ``split=all``, checked against the run's test split: (datamodule, the
+    """The checkpoint's dataset (or ``data``) at the model's input size, not augmented, over the classes
+    it shares with the run's model (``shared_only`` false: over the model's classes, all of which the
+    dataset must have) and, unless ``split=all``, checked against the run's test split: (datamodule, the
     model's classes kept, the classes left out on either side). No class is mapped onto another."""
     classes = list(checkpoint["hyper_parameters"]["classes"])
     section = data_section(checkpoint, data)
-    input_size = checkpoint["hyper_parameters"]["backbone"]["input_size"]
-    datamodule = build_datamodule({**section, "classes": None}, input_size, [], seed, cache_dir)
-    available = datamodule.available_classes()
+    source, decoded = read_source({**section, "classes": None}, cache_dir)
+    available = decoded.arrays.classes
     names = {canonical(c) for c in available}
-    shared = [c for c in classes if canonical(c) in names]
+    shared = [c for c in classes if canonical(c) in names] if shared_only else classes
     left_out = {
         "not_learned": [c for c in available if c not in {canonical(m) for m in classes}],
         "not_in_data": [c for c in classes if canonical(c) not in names],
     }
     if not shared:
         raise ValueError(f"{ckpt}: its classes {classes} and the dataset's {available} share none")
-    datamodule.select(shared)
-    datamodule.setup()
+    splits = split_data(source, decoded, seed, classes=shared)
     if split != "all":
-        check_split(checkpoint, section, datamodule, ckpt)
+        check_split(checkpoint, section, splits, ckpt)
+    datamodule = FERDataModule(
+        splits,
+        input_size=checkpoint["hyper_parameters"]["backbone"]["input_size"],
+        batch_size=source.cfg["batch_size"],
+        num_workers=source.cfg["num_workers"],
+    )
     return datamodule, shared, left_out
 
 

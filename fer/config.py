@@ -21,6 +21,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
+from fer.data.registry import DATASETS
+
 CONF_PATH = "pkg://fer.conf"  # the YAML tree, installed as the package fer.conf (pyproject.toml)
 CONF_MODULE = "fer.conf"
 TTA_MODES = ("none", "flip", "shift", "ten_crop")  # fer/models/tta.py
@@ -39,6 +41,12 @@ def bounded(default: Any, low=None, high=None, *, open_low=False, open_high=Fals
     """A numeric field within [low, high] (either None: unbounded on that side); ``open_low`` and
     ``open_high`` exclude the bound itself."""
     return field(default=default, metadata={"range": (low, high, open_low, open_high)})
+
+
+def renamed(new: str) -> Any:
+    """A key that was renamed: it stays in the schema so that Hydra accepts it, and setting it stops with
+    an error naming ``new`` (README, "Renamed keys")."""
+    return field(default=None, metadata={"renamed": new})
 
 
 def out_of_range(value: float, low, high, open_low: bool, open_high: bool) -> str | None:
@@ -69,6 +77,8 @@ def check(schema: type, values: Mapping, prefix: str = "") -> None:
         if f.name not in values or values[f.name] is None:
             continue
         value, key = values[f.name], f"{prefix}{f.name}"
+        if "renamed" in f.metadata:
+            raise ConfigValueError(f"{key} was renamed: use {f.metadata['renamed']}")
         kind = hints[f.name]
         if dataclasses.is_dataclass(kind) and isinstance(value, Mapping):
             check(kind, value, f"{key}.")
@@ -102,25 +112,15 @@ def pathnet_depth(kwargs: Mapping, input_size: int) -> str | None:
     return None
 
 
-# the options of conf/data (tests/test_configs.py checks the list)
-DATA_OPTIONS = (
-    "synthetic",
-    "fer2013",
-    "fer2013_clean",
-    "ferplus",
-    "ckplus",
-    "kdef",
-    "jaffe",
-    "savee",
-    "enterface",
-)
+DATA_OPTIONS = tuple(DATASETS)  # the options of conf/data (tests/test_configs.py checks the list)
 
 
 @dataclass
 class DataConfig:
     """``data``: what every dataset takes (conf/data/)."""
 
-    _target_: str = MISSING  # the DataModule class (fer.data.<family>.<Name>DataModule)
+    name: str = MISSING  # the dataset: one of fer/data/registry.py DATASETS (the options of conf/data/)
+    _target_: Optional[str] = renamed("data.name (a dataset of fer/data/registry.py)")  # renamed: data.name
     root: Optional[str] = None  # where the dataset's files are (never written)
     # null = all the dataset's classes; or a list selecting and ordering them
     classes: Optional[list[str]] = None
@@ -244,8 +244,11 @@ class BackboneConfig:
 class FinetuneConfig:
     """``finetune``: which parameters train when (conf/finetune/, fer/finetune.py)."""
 
-    # full | frozen (linear probe on cached features) | staged (Akhand et al. 2021) | evolve (PathNet)
-    strategy: str = choice("full", "full", "frozen", "staged", "evolve")
+    # the strategy class (fer/finetune.py): conf/finetune/ options full | frozen (linear probe on cached
+    # features) | staged (Akhand et al. 2021) | evolve (PathNet) name one each
+    _target_: str = "fer.finetune.Full"
+    # renamed: finetune=<option>
+    strategy: Optional[str] = renamed("finetune=full|frozen|staged|evolve (its _target_ names the class)")
     # lr factor per stage below the head (1 = one lr for all)
     lr_decay: float = bounded(1.0, 0, 1, open_low=True)
     head_epochs: int = bounded(2, 0)  # staged: epochs that train the new head alone
@@ -257,6 +260,15 @@ class FinetuneConfig:
     generations: Optional[int] = bounded(None, 1)
     # evolve: share of each training class held out to score paths
     fitness_fraction: float = bounded(0.1, 0, 1, open_low=True, open_high=True)
+
+
+def finetune_section(values: Mapping) -> dict:
+    """A ``finetune`` section; one saved before ``_target_`` named the class (a checkpoint's) names its
+    strategy by ``strategy`` (full, frozen, staged or evolve: classes Full, Frozen ... of fer/finetune.py)."""
+    values = dict(values)
+    if values.get("strategy") is not None and "_target_" not in values:
+        values["_target_"] = f"fer.finetune.{values.pop('strategy').capitalize()}"
+    return values
 
 
 @dataclass
@@ -313,36 +325,6 @@ class AugmentConfig:
 
 
 @dataclass
-class CheckpointConfig:
-    monitor: str = "val/acc"  # metric that picks checkpoints/best.ckpt
-    mode: str = choice("max", "max", "min")  # max for accuracy, min for a loss
-
-
-@dataclass
-class EarlyStoppingConfig:
-    enabled: bool = False  # stop when the checkpoint monitor stops improving
-    patience: int = bounded(5, 1)  # epochs without improvement before stopping
-
-
-@dataclass
-class CallbacksConfig:
-    """``callbacks``: what runs alongside training (conf/callbacks/)."""
-
-    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)  # best.ckpt selection
-    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)  # stop on a plateau
-    # auto (a bar in a terminal, a line per epoch otherwise) | bar | plain
-    progress: str = choice("auto", "auto", "bar", "plain")
-    lr_monitor: bool = True  # log each parameter group's learning rate
-    # none | ema (exponential moving average) | swa (stochastic weight averaging)
-    weight_averaging: str = choice("none", "none", "ema", "swa")
-    # ema: weight of the running average per step
-    ema_decay: float = bounded(0.998, 0, 1, open_low=True, open_high=True)
-    # swa: when averaging starts, as a fraction of max_epochs
-    swa_epoch_start: float = bounded(0.75, 0, 1, open_low=True)
-    swa_lr: float = bounded(0.0001, 0, open_low=True)  # swa: the constant learning rate while averaging
-
-
-@dataclass
 class PathsConfig:
     """``paths``: where things are (conf/paths/default.yaml chooses them)."""
 
@@ -377,8 +359,23 @@ class TrainConfig:
     augment: AugmentConfig = MISSING  # training augmentations
     trainer: dict[str, Any] = MISSING  # lightning.Trainer arguments (Lightning names a wrong one)
     logger: Optional[dict[str, Any]] = None  # Lightning loggers by name
-    callbacks: CallbacksConfig = MISSING  # checkpointing, early stopping, weight averaging, progress
+    # what runs alongside training: progress, then one entry per callback (_target_ + arguments, or null)
+    callbacks: dict[str, Any] = MISSING
     paths: PathsConfig = MISSING  # data, log and cache folders
+
+    rules = (lambda v: plateau_without_validation(v.get("optim"), v.get("data")),)
+
+
+def plateau_without_validation(optim: Any, data: Any) -> str | None:
+    """The plateau schedule watches val/acc, which a run without a validation split never has."""
+    if not (isinstance(optim, Mapping) and isinstance(data, Mapping)):
+        return None
+    if optim.get("scheduler") == "plateau" and data.get("val_fraction") == 0:
+        return (
+            "optim.scheduler=plateau watches val/acc, and data.val_fraction=0 leaves no validation split: "
+            "use cosine or constant"
+        )
+    return None
 
 
 @dataclass
@@ -541,7 +538,6 @@ SCHEMAS = {  # ConfigStore name -> schema; a YAML option names its schema in its
     "schema/finetune": FinetuneConfig,
     "schema/optim": OptimConfig,
     "schema/augment": AugmentConfig,
-    "schema/callbacks": CallbacksConfig,
     "schema/paths": PathsConfig,
 }
 

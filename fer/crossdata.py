@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 from hydra import compose  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from fer.checkpoint import read  # noqa: E402
+from fer.checkpoint import dataset_named, own_dataset, read  # noqa: E402
 from fer.cli import command  # noqa: E402
 from fer.config import CONF_PATH, DATA_OPTIONS, CrossdataConfig  # noqa: E402
 from fer.data.decode import DataError  # noqa: E402
@@ -100,9 +100,10 @@ def crossdata(cfg: DictConfig) -> list[dict]:
     sections = targets(cfg)
     rows = []
     for ckpt, source in zip(ckpts, names):
-        own = read(ckpt)["hyper_parameters"]["data"]
+        checkpoint = read(ckpt)
+        own = dataset_named(checkpoint["hyper_parameters"]["data"])
         for target, section in sections.items():
-            split = "test" if section["_target_"] == own["_target_"] else "all"
+            split = "test" if own_dataset(checkpoint, section) else "all"
             if split == "test":  # the run's own split settings, at the root given here
                 section = {**own, "root": section["root"] if cfg.roots.get(target) else own["root"]}
             metrics = evaluate_checkpoint(

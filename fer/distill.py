@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from fer.checkpoint import load_classifier
 from fer.data.arrays import FaceArrays, FaceDataset
 from fer.data.cache import DAMAGE, write_optional
-from fer.data.datamodule import FERDataModule
+from fer.data.pipeline import SoftTargets
 from fer.data.transforms import eval_transform
 from fer.models.heads import rows_by_name
 from fer.models.tta import predict
@@ -70,8 +70,9 @@ def cached(path: Path) -> np.ndarray | None:
         return None
 
 
-def distill(loss: Mapping, datamodule: FERDataModule, cache_dir: str | None) -> dict | None:
-    """Mix the teacher's probabilities into the training split's targets; the report for metrics.json."""
+def teacher_targets(loss: Mapping, cache_dir: str | None) -> SoftTargets | None:
+    """The pipeline's soft-target step for ``loss.distill_from`` (None without a teacher): the
+    training split's targets mixed with the teacher's probabilities, and the report for metrics.json."""
     if loss["distill_from"] is None:
         return None
     ckpt = Path(loss["distill_from"]).expanduser()
@@ -79,28 +80,34 @@ def distill(loss: Mapping, datamodule: FERDataModule, cache_dir: str | None) -> 
         raise FileNotFoundError(
             f"loss.distill_from={ckpt}: no such checkpoint (expected a .ckpt of fer.train)"
         )
-    train = datamodule.data["train"]
     temperature, weight = loss["distill_temperature"], loss["distill_weight"]
-    path = (
-        Path(cache_dir).expanduser() / f"teacher-{cache_key(ckpt, temperature, train)}.npy"
-        if cache_dir
-        else None
-    )
-    teacher, source = (cached(path), f"cache {path}") if path is not None else (None, "")
-    if teacher is None:
-        teacher, source = teacher_probabilities(ckpt, train, datamodule.classes, temperature), "computed"
-        if path is not None:
-            write_optional(path, lambda f: np.save(f, teacher), "teacher cache")
-    k = len(datamodule.classes)
-    labels = train.targets if train.targets is not None else np.eye(k, dtype=np.float32)[train.labels]
-    train.targets = ((1 - weight) * labels + weight * teacher).astype(np.float32)
-    agreement = float((teacher.argmax(1) == train.labels).mean())
-    log.info(
-        "distillation from %s (%s): teacher agrees with %.4f of the training labels", ckpt, source, agreement
-    )
-    return {
-        "teacher": str(ckpt.resolve()),
-        "weight": weight,
-        "temperature": temperature,
-        "agreement": agreement,
-    }
+
+    def mix(train: FaceArrays, classes: list[str]) -> tuple[np.ndarray, dict]:
+        path = (
+            Path(cache_dir).expanduser() / f"teacher-{cache_key(ckpt, temperature, train)}.npy"
+            if cache_dir
+            else None
+        )
+        teacher, source = (cached(path), f"cache {path}") if path is not None else (None, "")
+        if teacher is None:
+            teacher, source = teacher_probabilities(ckpt, train, classes, temperature), "computed"
+            if path is not None:
+                write_optional(path, lambda f: np.save(f, teacher), "teacher cache")
+        k = len(classes)
+        labels = train.targets if train.targets is not None else np.eye(k, dtype=np.float32)[train.labels]
+        agreement = float((teacher.argmax(1) == train.labels).mean())
+        log.info(
+            "distillation from %s (%s): teacher agrees with %.4f of the training labels",
+            ckpt,
+            source,
+            agreement,
+        )
+        report = {
+            "teacher": str(ckpt.resolve()),
+            "weight": weight,
+            "temperature": temperature,
+            "agreement": agreement,
+        }
+        return ((1 - weight) * labels + weight * teacher).astype(np.float32), report
+
+    return mix

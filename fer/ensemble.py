@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from fer.checkpoint import checkpoint_datamodule, load_classifier, read, run_record
+from fer.checkpoint import dataset_named, load_classifier, read, run_record, shared_datamodule
 from fer.cli import command
 from fer.config import CONF_PATH, EnsembleConfig
 from fer.models.tta import predict
@@ -36,7 +36,7 @@ def member_outputs(ckpt: str, splits, data: dict | None, ttas, seed: int, cache_
     model, checkpoint = load_classifier(ckpt)
     model.eval()
     hparams = checkpoint["hyper_parameters"]
-    datamodule = checkpoint_datamodule(ckpt, checkpoint, data, seed, cache_dir)
+    datamodule, _, _ = shared_datamodule(ckpt, checkpoint, data, seed, cache_dir, shared_only=False)
     probabilities, labels = {}, {}
     for split in splits:
         batches, targets = {tta: [] for tta in ttas}, []
@@ -109,9 +109,7 @@ def ensemble(cfg: DictConfig) -> dict:
         "test/confusion_matrix": result["matrix"].tolist(),
         "classes": classes,
         "split": cfg.split,
-        "dataset": checkpoints[0]["hyper_parameters"]["data"]["_target_"]
-        if data is None
-        else data["_target_"],
+        "dataset": dataset_named(data or checkpoints[0]["hyper_parameters"]["data"])["name"],
         "tta": cfg.tta,
         "images": int(len(labels)),
         "members": [

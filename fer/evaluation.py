@@ -14,7 +14,8 @@ from pathlib import Path
 
 import lightning as L
 
-from fer.callbacks import show_bar
+from fer.callbacks.clip_accuracy import ClipAccuracy
+from fer.callbacks.compose import show_bar
 from fer.callbacks.progress import PlainProgress
 from fer.callbacks.run_report import RunReport
 from fer.checkpoint import load_classifier, shared_datamodule
@@ -39,32 +40,33 @@ def evaluate_checkpoint(
     """Test ``ckpt`` on ``split`` of its dataset (or of ``data``); writes metrics.json in ``run_dir``."""
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: expected one of {SPLITS}")
-    model, checkpoint = load_classifier(ckpt)
-    if tta:
-        model.hparams.tta = tta
+    model, checkpoint = load_classifier(ckpt, **({"tta": tta} if tta else {}))
     datamodule, shared, left_out = shared_datamodule(ckpt, checkpoint, data, seed, cache_dir, split)
     if shared != model.classes:
         model.keep_classes(shared)
-    model.test_groups = datamodule.groups(split)
+    splits = datamodule.splits
     record = checkpoint["callbacks"]["RunReport"]
-    note = datamodule.report()["protocol"]["note"]
+    note = splits.report["protocol"]["note"]
     meta = {
-        "dataset": datamodule.name,
+        "dataset": splits.name,
         "checkpoint": str(Path(ckpt).resolve()),
         "split": split,
         "test_split": "every image of every split (split=all)" if split == "all" else f"{split}: {note}",
         "test_images": len(datamodule.dataset(split, augment=False)),
-        "test_digest": None if split == "all" else split_digest(datamodule.data[split].files),
+        "test_digest": None if split == "all" else split_digest(splits.arrays[split].files),
         "tta": model.hparams.tta,
         "classes_left_out": left_out,
         # the training run's own facts, kept apart from this evaluation's
         "trained": {k: record["meta"].pop(k, None) for k in RUN_FACTS},
     }
     report = RunReport.from_record(run_dir, record, meta)
+    groups = splits.group_of(split)
     tester = L.Trainer(
         **trainer,
         logger=loggers or False,
-        callbacks=[report] + ([] if show_bar("auto") else [PlainProgress()]),
+        callbacks=[report]
+        + ([] if groups is None else [ClipAccuracy(groups)])
+        + ([] if show_bar("auto") else [PlainProgress()]),
         enable_progress_bar=show_bar("auto"),
         default_root_dir=run_dir,
     )

@@ -84,7 +84,7 @@ def explain_photos(runtime: TorchModel, method, cfg: DictConfig, out: Path) -> d
     for frame in frames(str(cfg.input), 1, tally):
         found, crops = predictor.faces(frame)
         if not crops:
-            tally.without_face += 1
+            tally.add(without_face=1)
             continue
         faces = np.stack(crops)[:, None]
         probs = runtime.probabilities(faces)
@@ -138,7 +138,7 @@ def explain_split(cfg: DictConfig, ckpts: list[str], out: Path) -> dict:
     candidates = list(dict.fromkeys(cfg.candidates))
     result = {
         "models": [
-            {"name": s.name, "ckpt": s.ckpt, "dataset": s.datamodule.name, "input_size": s.input_size}
+            {"name": s.name, "ckpt": s.ckpt, "dataset": s.datamodule.splits.name, "input_size": s.input_size}
             for s in subjects
         ]
     }

@@ -1,20 +1,23 @@
-"""Which parameters train when: ``finetune=full|frozen|staged``, and what each needs from a run.
+"""Which parameters train when: the fine-tuning strategies, one class each behind :class:`Strategy`.
 
-- ``full``: every parameter from the first step.
-- ``frozen``: a linear probe. Only the new head trains; the backbone stays in eval mode
+``finetune=full|frozen|staged|evolve`` picks a conf/finetune option, whose ``_target_`` names the class
+(:func:`build_strategy`); a new strategy is a subclass and a YAML file.
+
+- :class:`Full`: every parameter from the first step.
+- :class:`Frozen`: a linear probe. Only the new head trains; the backbone stays in eval mode
   and its pooled features are computed once and cached (:mod:`fer.data.features`),
   so epochs after the first cost only the head.
-- ``staged``: the pipeline of Akhand et al. (2021). The new head alone trains for
+- :class:`Staged`: the pipeline of Akhand et al. (2021). The new head alone trains for
   ``head_epochs``; then the backbone's stages (timm's coarse groups) are unfrozen from
-  the top, one more every ``unfreeze_every`` epochs (:func:`fer.models.stages.unfrozen_count`),
-  each stage with its own learning rate ``lr * lr_decay ** depth`` (set up once in
-  :func:`fer.models.optim.param_groups`).
-- ``evolve``: PathNet (``backbone=pathnet``). Paths through its modules compete in binary
-  tournaments (:class:`fer.callbacks.evolution.Evolution`), scored on a fitness split held out of
-  the training split (:func:`prepare`); modules frozen by an earlier task never train.
+  the top, one more every ``unfreeze_every`` epochs, each stage with its own learning rate
+  ``lr * lr_decay ** depth`` (set up once in :func:`fer.models.optim.param_groups`).
+- :class:`Evolve`: PathNet (``backbone=pathnet``). Paths through its modules compete in binary
+  tournaments (:class:`fer.callbacks.pathnet_evolution.Evolution`), scored on a fitness split held out of
+  the training split (:meth:`Strategy.held_out`); modules frozen by an earlier task never train.
 
-Frozen stages keep their weights and their BatchNorm running statistics bit-identical
-(:class:`fer.callbacks.unfreezing.Unfreezing`).
+The trainable set is a pure function of the strategy and the epoch (:meth:`Strategy.unfrozen`), so a
+resumed run gets the same set back. Frozen stages keep their weights and their BatchNorm running
+statistics bit-identical (:class:`fer.callbacks.unfreezing.Unfreezing`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from hydra.utils import get_class
 
 from fer.callbacks.evolution import Evolution
 from fer.callbacks.unfreezing import Unfreezing
@@ -32,7 +36,6 @@ from fer.data.datamodule import FERDataModule
 from fer.data.features import FeatureDataModule
 from fer.models.backbones import EmotionNet
 from fer.models.pathnet import PathNet
-from fer.models.stages import STRATEGIES
 
 FITNESS_SPLIT = "fitness"  # evolve: the slice of the training split that scores paths
 
@@ -43,29 +46,88 @@ class FinetunePlan:
     datamodule: L.LightningDataModule | None = None  # what the trainer fits on
 
 
-def prepare(cfg: Mapping, datamodule: FERDataModule, seed: int) -> None:
-    """What the strategy takes from the data before the model is built: ``evolve`` holds the
-    fitness split out of the training split."""
-    if cfg["strategy"] == "evolve":
-        datamodule.hold_out(FITNESS_SPLIT, cfg["fitness_fraction"], seed)
+class Strategy:
+    """A fine-tuning strategy, built from its ``finetune`` config section (fer/config.py FinetuneConfig)."""
+
+    name = "base"  # what reports call it
+
+    def __init__(self, cfg: Mapping):
+        self.cfg = dict(cfg)
+
+    def held_out(self) -> tuple[str, float] | None:
+        """A split the strategy holds out of the training split (the pipeline's ``hold_out`` step)."""
+        return None
+
+    def unfrozen(self, epoch: int, num_stages: int) -> int:
+        """How many backbone stages, counted from the top, train in ``epoch`` (0-based)."""
+        raise NotImplementedError
+
+    def plan(self, datamodule: FERDataModule, net: EmotionNet, run_dir: Path, seed: int) -> FinetunePlan:
+        """The callbacks and the data the strategy trains with."""
+        if isinstance(net.backbone, PathNet):
+            raise ValueError(
+                f"finetune={self.name} with backbone PathNet: PathNet trains by evolution "
+                "(backbone=pathnet finetune=evolve)"
+            )
+        return FinetunePlan([Unfreezing(self)], datamodule)
 
 
-def plan(cfg: Mapping, datamodule: FERDataModule, net: EmotionNet, run_dir: Path, seed: int) -> FinetunePlan:
-    """The callbacks and the data that the strategy ``cfg['strategy']`` trains with."""
-    strategy = cfg["strategy"]
-    if strategy not in STRATEGIES:
-        raise ValueError(f"finetune.strategy={strategy!r}: expected one of {STRATEGIES}")
-    if (strategy == "evolve") != isinstance(net.backbone, PathNet):
-        raise ValueError(
-            f"finetune.strategy={strategy} with backbone {type(net.backbone).__name__}: PathNet trains by "
-            "evolution, and only PathNet does (backbone=pathnet finetune=evolve)"
-        )
-    if strategy == "full":
+class Full(Strategy):
+    name = "full"
+
+    def unfrozen(self, epoch: int, num_stages: int) -> int:
+        return num_stages
+
+    def plan(self, datamodule: FERDataModule, net: EmotionNet, run_dir: Path, seed: int) -> FinetunePlan:
+        super().plan(datamodule, net, run_dir, seed)
         return FinetunePlan([], datamodule)
-    if strategy == "evolve":
+
+
+class Frozen(Strategy):
+    name = "frozen"
+
+    def unfrozen(self, epoch: int, num_stages: int) -> int:
+        return 0
+
+    def plan(self, datamodule: FERDataModule, net: EmotionNet, run_dir: Path, seed: int) -> FinetunePlan:
+        callbacks = super().plan(datamodule, net, run_dir, seed).callbacks
+        return FinetunePlan(callbacks, FeatureDataModule(datamodule, net))
+
+
+class Staged(Strategy):
+    name = "staged"
+
+    def unfrozen(self, epoch: int, num_stages: int) -> int:
+        head_epochs = self.cfg["head_epochs"]
+        if epoch < head_epochs:
+            return 0
+        return min(num_stages, 1 + (epoch - head_epochs) // self.cfg["unfreeze_every"])
+
+
+class Evolve(Strategy):
+    name = "evolve"
+
+    def held_out(self) -> tuple[str, float]:
+        return FITNESS_SPLIT, self.cfg["fitness_fraction"]
+
+    def unfrozen(self, epoch: int, num_stages: int) -> int:
+        return num_stages  # which modules train is the path's choice (fer/models/pathnet.py)
+
+    def plan(self, datamodule: FERDataModule, net: EmotionNet, run_dir: Path, seed: int) -> FinetunePlan:
+        if not isinstance(net.backbone, PathNet):
+            raise ValueError(
+                f"finetune=evolve with backbone {type(net.backbone).__name__}: only PathNet trains by "
+                "evolution (backbone=pathnet finetune=evolve)"
+            )
         faces = datamodule.dataset(FITNESS_SPLIT, augment=False)
         images = torch.stack([faces[i][0] for i in range(len(faces))])
-        fitness = (images, torch.from_numpy(datamodule.data[FITNESS_SPLIT].labels))
-        return FinetunePlan([Evolution(cfg, fitness, run_dir, seed)], datamodule)
-    fit_data = FeatureDataModule(datamodule, net) if strategy == "frozen" else datamodule
-    return FinetunePlan([Unfreezing(cfg)], fit_data)
+        fitness = (images, torch.from_numpy(datamodule.splits.arrays[FITNESS_SPLIT].labels))
+        return FinetunePlan([Evolution(self.cfg, fitness, run_dir, seed)], datamodule)
+
+
+def build_strategy(cfg: Mapping) -> Strategy:
+    """The strategy class that ``cfg["_target_"]`` names, built from ``cfg``."""
+    cls = get_class(cfg["_target_"])
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise ValueError(f"finetune._target_={cfg['_target_']!r}: expected a fer.finetune.Strategy class")
+    return cls(cfg)

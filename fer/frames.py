@@ -38,6 +38,11 @@ class Tally:
     ended_early: list[dict] = field(default_factory=list)  # videos shorter than their headers say
     seconds: float = 0.0
 
+    def add(self, **counts: int) -> None:
+        """Add to the named counters (``frames``, ``faces``, ``without_face``)."""
+        for name, count in counts.items():
+            setattr(self, name, getattr(self, name) + count)
+
 
 def frames(source: str, every: int, tally: Tally) -> Iterator[Frame]:
     """Frames of a photo, a folder of photos (sorted), a video file, or ``webcam`` (device 0)."""

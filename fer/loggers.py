@@ -36,7 +36,10 @@ def sweep_job() -> tuple[str, str, list[str]] | None:
     )
 
 
-def build_loggers(cfg: DictConfig | None, task_name: str = "train") -> list:
+def build_loggers(
+    cfg: DictConfig | None, task_name: str = "train", hyperparameters: dict | None = None
+) -> list:
+    """The loggers of a ``logger`` config section, each given ``hyperparameters`` (the run's config)."""
     loggers = []
     for spec in (cfg or {}).values():
         spec = OmegaConf.to_container(spec, resolve=True)
@@ -45,11 +48,15 @@ def build_loggers(cfg: DictConfig | None, task_name: str = "train") -> list:
         if spec["_target_"].endswith("CSVLogger"):
             spec["version"] = free_csv_version(spec)
         loggers.append(instantiate(spec))
+    for logger in loggers:
+        if hyperparameters is not None:
+            logger.log_hyperparams(hyperparameters)
     return loggers
 
 
 def wandb_spec(spec: dict, task_name: str) -> dict:
     """Offline unless logged in; in a multirun, one group per sweep, the job's overrides as tags."""
+    spec = dict(spec)
     if spec.get("offline") is None:
         spec["offline"] = os.environ.get("WANDB_MODE") == "offline" or not wandb_is_logged_in()
     job = sweep_job()

@@ -177,10 +177,10 @@ class Predictor:
         pending: list[tuple[Frame, list[Face], list[int | None], list[np.ndarray]]] = []
         queued = 0
         for frame in frames(source, every, tally):
-            tally.frames += 1
+            tally.add(frames=1)
             found, tracks, crops = self.frame_faces(frame)
             if not found:
-                tally.without_face += 1
+                tally.add(without_face=1)
             pending.append((frame, found, tracks, crops))
             queued += len(crops)
             if queued >= batch_size:
@@ -195,7 +195,7 @@ class Predictor:
             if crops
             else np.zeros((0, len(self.model.classes)))
         )
-        tally.faces += len(crops)
+        tally.add(faces=len(crops))
         at = 0
         for frame, found, tracks, cs in pending:
             results = []

@@ -13,19 +13,19 @@ from pathlib import Path
 
 import hydra
 import lightning as L
-import numpy as np
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from fer import finetune
 from fer.atomic import atomic_write_text, remove_partials
-from fer.callbacks import build_callbacks, show_bar
+from fer.callbacks.compose import build_callbacks, show_bar
 from fer.callbacks.run_report import RunReport
 from fer.checkpoint import AtomicCheckpointIO, read, resume_checkpoint, run_record
 from fer.cli import command
 from fer.config import CONF_PATH, TrainConfig, check
-from fer.data.datamodule import build_datamodule
-from fer.distill import distill
+from fer.data.datamodule import FERDataModule
+from fer.data.pipeline import Splits, build_splits
+from fer.distill import teacher_targets
+from fer.finetune import Strategy, build_strategy
 from fer.loggers import build_loggers, finish_wandb
 from fer.models.classifier import EmotionClassifier
 from fer.provenance import provenance
@@ -53,105 +53,128 @@ def started_from(resume: str, init: str | None) -> dict | None:
     return None if source == "random initialisation" else {"source": source, "resumed_from": resume}
 
 
+def starting_weights(model: EmotionClassifier, cfg: DictConfig, resume: str | None) -> dict | None:
+    """Where the network's weights start (metrics.json ``weights``): a resumed run's first start, another
+    run (``init_from``, loaded here), or what the model loaded itself (ImageNet; None: random)."""
+    if resume is not None:
+        weights = started_from(resume, cfg.init_from)
+    elif cfg.init_from is not None:
+        weights = init_from(model, cfg.init_from)
+    else:
+        weights = model.weights_report
+    log.info(
+        "weights of %s: %s", cfg.backbone.name, weights["source"] if weights else "random initialisation"
+    )
+    return weights
+
+
+def write_records(run_dir: Path, splits: Splits, resumed: bool) -> dict:
+    """The data report, provenance and splits.csv (a resumed run's beside its first start's, with a
+    ``_resumed`` suffix); returns the provenance record."""
+    record = provenance(splits.report)
+    if rank_zero_only.rank == 0:  # DDP: every process runs train(); one writes the files
+        run_dir.mkdir(parents=True, exist_ok=True)
+        suffix = "_resumed" if resumed and (run_dir / "provenance.json").exists() else ""
+        atomic_write_text(run_dir / f"data_report{suffix}.json", json.dumps(splits.report, indent=2))
+        atomic_write_text(run_dir / f"provenance{suffix}.json", json.dumps(record, indent=2))
+        splits.save(run_dir / f"splits{suffix}.csv")
+    return record
+
+
+def run_meta(
+    cfg: DictConfig,
+    splits: Splits,
+    model: EmotionClassifier,
+    strategy: Strategy,
+    weights: dict | None,
+    record: dict,
+) -> dict:
+    """What metrics.json and the checkpoint record about the run besides its scores."""
+    return {
+        "dataset": splits.name,
+        "backbone": cfg.backbone.name,
+        "seed": cfg.seed,
+        "pretrained": bool(weights),
+        "weights_source": weights["source"] if weights else "random initialisation",
+        "weights": weights,
+        "strategy": strategy.name,
+        "input_size": cfg.backbone.input_size,
+        "num_params": sum(p.numel() for p in model.net.parameters()),
+        "train_images": len(splits.arrays["train"].labels),
+        "test_split": splits.report["protocol"]["note"],
+        "test_digest": splits.report["test_digest"],
+        "test_images": len(splits.arrays["test"].labels),
+        "tta": cfg.tta,
+        "distillation": splits.report.get("distillation"),
+        "provenance": record,
+    }
+
+
 def train(cfg: DictConfig) -> dict:
     check(TrainConfig, cfg)  # before anything loads (in-process callers too)
     run_dir = Path(cfg.paths.output_dir)
     refuse_finished(run_dir)  # in-process callers; the command line refused it before Hydra wrote anything
     resume = resume_checkpoint(cfg.get("resume"))
     L.seed_everything(cfg.seed, workers=True)
-
-    datamodule = build_datamodule(
+    strategy = build_strategy(cfg.finetune)
+    splits = build_splits(
         cfg.data,
-        cfg.backbone.input_size,
-        cfg.augment.transforms,
         cfg.seed,
         cfg.paths.cache_dir,
-        on_device=cfg.augment.device,
+        hold_out=strategy.held_out(),
+        soft_targets=teacher_targets(cfg.loss, cfg.paths.cache_dir),
     )
-    datamodule.setup()
-    finetune.prepare(cfg.finetune, datamodule, cfg.seed)
-    distillation = distill(cfg.loss, datamodule, cfg.paths.cache_dir)
-    data_report = datamodule.report()
-    record = provenance(data_report)
-    if rank_zero_only.rank == 0:  # DDP: every process runs this function; one writes the files
-        run_dir.mkdir(parents=True, exist_ok=True)
-        # resumed in its own folder: the first start's records stay, this start's go beside them
-        suffix = "_resumed" if resume and (run_dir / "provenance.json").exists() else ""
-        atomic_write_text(run_dir / f"data_report{suffix}.json", json.dumps(data_report, indent=2))
-        atomic_write_text(run_dir / f"provenance{suffix}.json", json.dumps(record, indent=2))
-        datamodule.save_splits(run_dir / f"splits{suffix}.csv")
-
+    record = write_records(run_dir, splits, resumed=resume is not None)
+    datamodule = FERDataModule(
+        splits,
+        input_size=cfg.backbone.input_size,
+        augment=cfg.augment.transforms,
+        batch_size=cfg.data.batch_size,
+        num_workers=cfg.data.num_workers,
+        on_device=cfg.augment.device,
+        seed=cfg.seed,
+    )
     model = EmotionClassifier(
-        classes=datamodule.classes,
-        backbone=plain(cfg.backbone),
-        optim=plain(cfg.optim),
-        finetune=plain(cfg.finetune),
-        loss=plain(cfg.loss),
-        data=plain(cfg.data),
+        classes=splits.classes,
+        **{k: plain(cfg[k]) for k in ("backbone", "optim", "finetune", "loss", "data")},
         channels_last=cfg.channels_last,
         tta=cfg.tta,
-        class_counts=np.bincount(datamodule.data["train"].labels, minlength=len(datamodule.classes)).tolist(),
+        class_counts=splits.class_counts(),
         load_weights=cfg.init_from is None,  # another run's weights replace ImageNet's
     )
-    model.test_groups = datamodule.groups("test")  # video: clip accuracy beside frame accuracy
-    if resume is not None:  # the weights continue the first start's: its record says where they came from
-        model.weights_report = started_from(resume, cfg.init_from)
-    elif cfg.init_from is not None:
-        model.weights_report = init_from(model, cfg.init_from)
+    weights = starting_weights(model, cfg, resume)
     if cfg.compile:
         model.net.compile()  # in place: the checkpoint's parameter names stay the same
-    weights_source = model.weights_report["source"] if model.weights_report else "random initialisation"
-    log.info("weights of %s: %s", cfg.backbone.name, weights_source)
-    meta = {
-        "dataset": datamodule.name,
-        "backbone": cfg.backbone.name,
-        "seed": cfg.seed,
-        "pretrained": bool(model.weights_report),
-        "weights_source": weights_source,
-        "strategy": cfg.finetune.strategy,
-        "input_size": cfg.backbone.input_size,
-        "num_params": sum(p.numel() for p in model.net.parameters()),
-        "train_images": len(datamodule.data["train"].labels),
-        "test_split": data_report["protocol"]["note"],
-        "test_digest": data_report["test_digest"],
-        "test_images": len(datamodule.data["test"].labels),
-        "tta": cfg.tta,
-        "distillation": distillation,
-        "provenance": record,
-    }
-    loggers = build_loggers(cfg.get("logger"), cfg.task_name)
-    for logger in loggers:
-        logger.log_hyperparams(plain(cfg))
-    validates = datamodule.validates
-    if not validates and cfg.optim.scheduler == "plateau":
-        raise ValueError(
-            "optim.scheduler=plateau watches val/acc, and data.val_fraction=0 leaves no validation split: "
-            "use cosine or constant"
-        )
-    callbacks = build_callbacks(cfg.callbacks, run_dir, meta, with_loggers=bool(loggers), validates=validates)
-    report = next(c for c in callbacks if isinstance(c, RunReport))
-    strategy = finetune.plan(model.hparams.finetune, datamodule, model.net, run_dir, cfg.seed)
-    skip_validation = {} if validates else {"limit_val_batches": 0, "num_sanity_val_steps": 0}
+    loggers = build_loggers(cfg.get("logger"), cfg.task_name, plain(cfg))
+    meta = run_meta(cfg, splits, model, strategy, weights, record)
+    callbacks = build_callbacks(cfg.callbacks, run_dir, meta, splits)
+    plan = strategy.plan(datamodule, model.net, run_dir, cfg.seed)
+    skip_validation = {} if splits.validates else {"limit_val_batches": 0, "num_sanity_val_steps": 0}
     trainer = L.Trainer(
         **(plain(cfg.trainer) | skip_validation),
         logger=loggers or False,
-        callbacks=callbacks + strategy.callbacks,
+        callbacks=callbacks + plan.callbacks,
         plugins=[AtomicCheckpointIO()],
         enable_progress_bar=show_bar(cfg.callbacks.progress),
         default_root_dir=run_dir,
     )
-    remove_partials(run_dir / "checkpoints")  # what a killed start was writing
+    return fit_and_test(trainer, model, plan.datamodule, resume, cfg.test) | {"run_dir": str(run_dir)}
+
+
+def fit_and_test(trainer: L.Trainer, model, datamodule, resume: str | None, test: bool) -> dict:
+    """Fit (from ``resume`` where given), then test the best checkpoint; the run's metrics."""
+    remove_partials(Path(trainer.default_root_dir) / "checkpoints")  # what a killed start was writing
+    report = next(c for c in trainer.callbacks if isinstance(c, RunReport))
     try:
         # weights_only whatever TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD says: a checkpoint never runs code
-        trainer.fit(model, datamodule=strategy.datamodule, ckpt_path=resume, weights_only=True)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        if cfg.test:
+        if test:
             ckpt = "best" if trainer.checkpoint_callback.best_model_path else None
-            trainer.test(model, datamodule=strategy.datamodule, ckpt_path=ckpt, weights_only=True)
+            trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
             metrics = dict(report.metrics)
     finally:
         finish_wandb()
-    metrics["run_dir"] = str(run_dir)
     return metrics
 
 

@@ -15,6 +15,10 @@ import pytest
 import yaml
 
 from fer.config import BackboneConfig, typed
+from fer.data.datamodule import FERDataModule
+from fer.data.pipeline import Splits, build_splits
+from fer.data.registry import make_source
+from fer.data.source import Decoded
 
 ROOT = Path(__file__).parents[1]
 
@@ -28,6 +32,24 @@ def shared_data(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data {path} is absent (it is present in CI)")
     return path
+
+
+def splits_of(name: str, seed: int = 0, cache_dir: str | None = None, **section) -> Splits:
+    """The splits of dataset ``name`` with ``section``'s data keys, as fer.train builds them."""
+    return build_splits({"name": name, **section}, seed, cache_dir)
+
+
+def decoded_of(name: str, **section) -> Decoded:
+    """Dataset ``name`` read with ``section``'s data keys (no cache): its arrays, skipped items and facts."""
+    return make_source({"name": name, **section}).read(None)
+
+
+def datamodule_of(
+    name: str, *, input_size: int | None = None, batch_size: int = 64, augment=(), seed: int = 0, **section
+) -> FERDataModule:
+    """The DataModule over ``splits_of(name, seed, **section)``, loading in the main process."""
+    splits = splits_of(name, seed, **section)
+    return FERDataModule(splits, input_size=input_size, augment=augment, batch_size=batch_size, seed=seed)
 
 
 def face(seed: int) -> np.ndarray:

@@ -8,6 +8,7 @@ them in random order.
 
 import json
 import shutil
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -264,13 +265,13 @@ def test_models_side_by_side_on_one_split(checkpoint, tmp_path):
     assert list(run.rglob("regions_table_*.table.json")) and list(run.rglob("class_maps_test_*.png"))
 
 
-class Splits:
+class Data:
     """What the study reads of a DataModule: its split arrays, and each split as a Dataset."""
 
     def __init__(self, files: dict[str, list[str]], classes: list[str]):
         from fer.data.arrays import FaceArrays
 
-        self.data = {
+        arrays = {
             split: FaceArrays(
                 images=np.full((len(names), 8, 8), i, np.uint8),
                 labels=np.arange(len(names)) % len(classes),
@@ -280,11 +281,12 @@ class Splits:
             )
             for i, (split, names) in enumerate(files.items())
         }
+        self.splits = SimpleNamespace(arrays=arrays)
 
     def dataset(self, split, augment=False):
         from fer.data.arrays import FaceDataset
 
-        return FaceDataset(self.data[split])
+        return FaceDataset(self.splits.arrays[split])
 
 
 def test_faces_are_those_no_model_trained_on():
@@ -292,8 +294,8 @@ def test_faces_are_those_no_model_trained_on():
     can take any of its images; faces of an emotion one model lacks are left out and counted."""
     from fer.attribution.study import Subject, shared_faces
 
-    own = Splits({"train": ["a", "b"], "val": ["c"], "test": ["d", "e", "f", "g"]}, ["happy", "sad"])
-    other_split = Splits({"train": ["d", "e"], "val": ["f"], "test": ["a", "b", "c", "g"]}, ["happy", "sad"])
+    own = Data({"train": ["a", "b"], "val": ["c"], "test": ["d", "e", "f", "g"]}, ["happy", "sad"])
+    other_split = Data({"train": ["d", "e"], "val": ["f"], "test": ["a", "b", "c", "g"]}, ["happy", "sad"])
     trained = Subject("trained", "x", None, ["happy", "sad"], 8, own, foreign=False)
     visitor = Subject("visitor", "y", None, ["happiness"], 8, other_split, foreign=True)
     faces = shared_faces([visitor, trained], "test", 10, 0)

@@ -107,22 +107,24 @@ def test_a_drawn_value_is_accepted_or_refused_by_name(index, value):
 )
 def test_train_refuses_before_loading_anything(override, message, train_config, monkeypatch):
     """In-process: the error comes before any data is read (loading would fail loudly here)."""
-    from fer.data.datamodule import FERDataModule
+    from fer.data.source import Source
+    from fer.data.synthetic import SyntheticSource
     from fer.train import train
 
-    def no_loading(self):
+    def no_loading(*args):
         raise AssertionError("data was loaded before the config was checked")
 
-    monkeypatch.setattr(FERDataModule, "load", no_loading)
+    for source in (Source, SyntheticSource):
+        monkeypatch.setattr(source, "read", no_loading)
     with pytest.raises(config.ConfigValueError, match=re.escape(message)):
         train(train_config(override))
 
 
 def test_cross_key_rules():
     with pytest.raises(config.ConfigValueError, match=r"fold=10: expected < data.num_folds \(10\)"):
-        config.typed(config.DataConfig, {"_target_": "x", "protocol": "kfold", "fold": 10}, "data.")
+        config.typed(config.DataConfig, {"name": "x", "protocol": "kfold", "fold": 10}, "data.")
     with pytest.raises(config.ConfigValueError, match="together below 1"):
-        config.typed(config.DataConfig, {"_target_": "x", "val_fraction": 0.5, "test_fraction": 0.5})
+        config.typed(config.DataConfig, {"name": "x", "val_fraction": 0.5, "test_fraction": 0.5})
     with pytest.raises(config.ConfigValueError, match="optim.betas"):
         config.typed(config.OptimConfig, {"betas": [0.9, 1.2]}, "optim.")
 
@@ -150,3 +152,20 @@ def test_weights_that_cannot_be_had_read_as_a_message(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert done.stderr.startswith("error: ") or "\nerror: " in done.stderr
     assert "backbone.weights" in done.stderr  # the fix: a local weights file
+
+
+@pytest.mark.parametrize(
+    ("override", "new"),
+    [
+        ("data._target_=fer.data.fer2013.FER2013DataModule", "use data.name"),
+        ("finetune.strategy=staged", "use finetune=full|frozen|staged|evolve"),
+        ("callbacks.weight_averaging=ema", "use callbacks/weight_averaging=ema|swa"),
+        ("callbacks.ema_decay=0.9", "callbacks.weight_averaging.decay"),
+        ("callbacks.lr_monitor=false", "callbacks.lr_monitor=null"),
+    ],
+)
+def test_a_renamed_key_stops_and_names_the_new_one(override, new, train_config):
+    from fer.train import train
+
+    with pytest.raises(ValueError, match=re.escape(new)):
+        train(train_config(override))

@@ -10,8 +10,7 @@ from omegaconf import OmegaConf
 import fer.models.shallow_cnn  # noqa: F401  (registers fer_shallow_cnn with timm)
 from fer import config
 from fer.config import compose_config
-from fer.data.datamodule import build_datamodule
-from fer.data.fer2013 import FER2013DataModule
+from fer.data.registry import make_source
 
 CONF = Path(__file__).parents[1] / "conf"
 GROUPS = [
@@ -34,7 +33,6 @@ SECTIONS = {
     "finetune": config.FinetuneConfig,
     "optim": config.OptimConfig,
     "augment": config.AugmentConfig,
-    "callbacks": config.CallbacksConfig,
     "paths": config.PathsConfig,
     "loss": config.LossConfig,
 }
@@ -54,10 +52,8 @@ def test_option_composes_onto_its_schema_and_instantiates(group, option, tmp_pat
     assert issubclass(OmegaConf.get_type(cfg.data), config.DataConfig)
     resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)  # nothing left unset
     assert resolved["paths"]["output_dir"] == str(tmp_path)
-    datamodule = build_datamodule(cfg.data, cfg.backbone.input_size, cfg.augment.transforms, cfg.seed, None)
-    assert datamodule.cfg == config.typed(
-        type(datamodule).schema, datamodule.cfg
-    )  # complete, as its schema says
+    source = make_source(cfg.data)
+    assert source.cfg == config.typed(type(source).schema, source.cfg)  # complete, as its schema says
 
 
 @pytest.mark.parametrize(
@@ -101,10 +97,9 @@ def test_unknown_keys_and_wrong_types_are_refused_by_name(override, key, tmp_pat
 
 def test_sections_handed_by_hand_are_checked_too():
     with pytest.raises(Exception, match="'rot' not in 'DataConfig'"):
-        FER2013DataModule(rot="x")
-    assert (
-        FER2013DataModule(root="x").cfg["val_fraction"] == config.DataConfig.val_fraction
-    )  # defaults from the schema
+        make_source({"name": "fer2013", "rot": "x"})
+    source = make_source({"name": "fer2013", "root": "x"})
+    assert source.cfg["val_fraction"] == config.DataConfig.val_fraction  # defaults from the schema
     with pytest.raises(TypeError, match="widhts"):  # a misspelt architecture argument is not swallowed
         timm.create_model("fer_shallow_cnn", widhts=[8, 16])
 

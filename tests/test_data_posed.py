@@ -10,16 +10,11 @@ import pytest
 from PIL import Image
 
 from fer.config import FacesConfig, compose_config
-from fer.data.ckplus import CKPlusDataModule
 from fer.data.cleaning import clean
 from fer.data.decode import DataError
-from fer.data.fer2013 import FER2013DataModule
-from fer.data.fer2013_clean import FER2013CleanDataModule
-from fer.data.jaffe import JAFFEDataModule
-from fer.data.kdef import KDEFDataModule
 from fer.faces.box import centre_square, square
 from fer.faces.cropper import FaceCropper
-from tests.helpers import check_run_dir, face, shared_data, snapshot, write_fer2013_csv
+from tests.helpers import check_run_dir, decoded_of, face, shared_data, snapshot, splits_of, write_fer2013_csv
 
 EXPRESSIONS = ["AF", "AN", "DI", "HA", "NE", "SA", "SU"]
 
@@ -52,8 +47,8 @@ def test_kdef_tree_filters_by_angle_and_session_and_groups_by_subject(tmp_path):
         next((root / "AF01").glob("AF01ANS.*")).read_bytes()
     )  # misnamed
     before = snapshot(root)
-    dm = KDEFDataModule(root=str(root), num_workers=0, num_folds=5)
-    report = dm.report()
+    dm = splits_of("kdef", root=str(root), num_workers=0, num_folds=5)
+    report = dm.report
     assert report["num_images"] == 10 * 7  # straight only, both sessions
     assert report["filtered_out"] == 10 * 7  # the half-left poses
     assert report["num_subjects"] == 5  # AF01 and BF01 are one person, F01
@@ -63,11 +58,11 @@ def test_kdef_tree_filters_by_angle_and_session_and_groups_by_subject(tmp_path):
     assert report["face_crop"]["no_face_fallback"] == 70 and report["face_crop"]["faces_found"] == 0
     assert report["image_shape"] == [48, 48]
     assert sorted(report["splits"]["test"]) == sorted(dm.classes) and len(dm.classes) == 7
-    only_a = KDEFDataModule(root=str(root), num_workers=0, angles=["S", "HL"], sessions=["A"]).report()
+    only_a = splits_of("kdef", root=str(root), num_workers=0, angles=["S", "HL"], sessions=["A"]).report
     assert only_a["num_images"] == 5 * 7 * 2 and only_a["filtered_out"] == 5 * 7 * 2
     assert snapshot(root) == before
     with pytest.raises(ValueError, match="data.angles"):
-        KDEFDataModule(root=str(root), angles=["UP"])
+        splits_of("kdef", root=str(root), angles=["UP"])
 
 
 def test_kdef_lists_missing_poses_and_offers_image_level_folds(tmp_path):
@@ -77,16 +72,16 @@ def test_kdef_lists_missing_poses_and_offers_image_level_folds(tmp_path):
     people = [f"{s}{x}{i:02d}" for i in range(1, 6) for x in "FM" for s in "AB"]
     write_kdef(root, people, angles=("S",))
     next((root / "BM03").glob("BM03SAS.*")).unlink()
-    grouped = KDEFDataModule(root=str(root), num_workers=0, protocol="kfold", num_folds=5)
-    report = grouped.report()
+    grouped = splits_of("kdef", root=str(root), num_workers=0, protocol="kfold", num_folds=5)
+    report = grouped.report
     assert report["missing_photos"] == ["BM03SAS"]
     assert report["num_images"] == 20 * 7 - 1 and report["subject_overlap"] == []
     overlaps = []
     for fold in range(5):
-        images = KDEFDataModule(
-            root=str(root), num_workers=0, protocol="kfold_images", num_folds=5, fold=fold
+        images = splits_of(
+            "kdef", root=str(root), num_workers=0, protocol="kfold_images", num_folds=5, fold=fold
         )
-        report = images.report()
+        report = images.report
         assert "over images, subjects ignored" in report["protocol"]["note"]
         overlaps.append(len(report["subject_overlap"]))
         assert sum(report["splits"]["test"].values()) in (27, 28)  # 139 images in five random folds
@@ -100,7 +95,7 @@ def test_kdef_real_sample_in_the_full_tree_layout_finds_every_face(tmp_path):
     for photo in sorted(sample.glob("*.jpg")):
         (root / photo.stem[:4]).mkdir(parents=True, exist_ok=True)
         shutil.copy(photo, root / photo.stem[:4] / f"{photo.stem}.JPG")
-    report = KDEFDataModule(root=str(root), num_workers=0, cache_dir=None).report()
+    report = splits_of("kdef", root=str(root), num_workers=0, cache_dir=None).report
     assert report["num_images"] == 82 and report["num_skipped"] == 0
     assert report["face_crop"]["faces_found"] == 82 and report["face_crop"]["no_face_fallback"] == 0
     assert report["subject_overlap"] == []
@@ -162,13 +157,13 @@ def test_jaffe_palette_tiffs_are_read_as_grey_with_leave_one_subject_out(tmp_pat
         "L",
         "P",
     ]  # plain and palette files
-    dm = JAFFEDataModule(root=str(root), num_workers=0, protocol="loso", fold=2)
-    report = dm.report()
+    dm = splits_of("jaffe", root=str(root), num_workers=0, protocol="loso", fold=2)
+    report = dm.report
     assert report["num_images"] == 35 and report["num_subjects"] == 5
     assert report["protocol"]["note"].startswith("leave-one-subject-out: test subject KM")
     assert sum(report["splits"]["test"].values()) == 7 and report["subject_overlap"] == []
     assert [s["file"] for s in report["skipped"]] == ["KA.XX1.1.tiff"]
-    every = {**{f: i for a in dm.data.values() for f, i in zip(a.files, a.images)}}
+    every = {**{f: i for a in dm.arrays.values() for f, i in zip(a.files, a.images)}}
     for name, grey in frames.items():  # no face in noise: the central square, resized
         assert np.array_equal(every[name], cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA)), name
 
@@ -195,10 +190,10 @@ def write_ckplus_original(root: Path, subjects=("S005", "S010")) -> None:
 def test_ckplus_original_release_peak_frames_and_neutral(tmp_path):
     root = tmp_path / "CK+"
     write_ckplus_original(root)
-    dm = CKPlusDataModule(
-        root=str(root), num_workers=0, protocol="official", test_fraction=0.5, val_fraction=0.25
+    dm = decoded_of(
+        "ckplus", root=str(root), num_workers=0, protocol="official", test_fraction=0.5, val_fraction=0.25
     )
-    arrays = dm.load()
+    arrays = dm.arrays
     assert len(arrays.images) == 4 * 3 and arrays.classes == [
         "angry",
         "disgust",
@@ -212,10 +207,10 @@ def test_ckplus_original_release_peak_frames_and_neutral(tmp_path):
     assert {arrays.classes[label] for label in arrays.labels} == {"disgust", "happy"}
     assert all(f.endswith(("_00000004.png", "_00000005.png", "_00000006.png")) for f in arrays.files)
     assert [s["file"] for s in dm.skipped] == ["Emotion/S010/003/S010_003_00000006_emotion.txt"]
-    assert dm.extra["face_crop"]["no_face_fallback"] == 12
-    with_neutral = CKPlusDataModule(
-        root=str(root), num_workers=0, neutral_first_frame=True, peak_frames=1
-    ).load()
+    assert dm.facts["face_crop"]["no_face_fallback"] == 12
+    with_neutral = decoded_of(
+        "ckplus", root=str(root), num_workers=0, neutral_first_frame=True, peak_frames=1
+    ).arrays
     assert "neutral" in with_neutral.classes and len(with_neutral.images) == 4 * 2
     neutral = with_neutral.classes.index("neutral")
     assert sorted(
@@ -235,19 +230,17 @@ def write_cleaned_kaggle(root: Path, per_class: int = 10) -> None:
 def test_fer2013_clean_kaggle_layout_gets_a_seeded_stratified_split(tmp_path):
     root = tmp_path / "cleaned"
     write_cleaned_kaggle(root)
-    first = FER2013CleanDataModule(root=str(root), num_workers=0, seed=1)
-    report = first.report()
+    first = splits_of("fer2013_clean", root=str(root), num_workers=0, seed=1)
+    report = first.report
     assert report["classes"] == ["angry", "disgust", "fear", "happy", "neutral"]
     assert report["source"] == "the Kaggle FER2013-cleaned class folders" and report["cleaning"] is None
     assert {s: sum(c.values()) for s, c in report["splits"].items()} == {"train": 35, "val": 5, "test": 10}
     assert all(report["splits"]["test"][c] == 2 for c in report["classes"])  # stratified
     assert "seeded stratified 70%/10%/20%" in report["protocol"]["note"]
-    again = FER2013CleanDataModule(root=str(root), num_workers=0, seed=1)
-    again.setup()
-    other = FER2013CleanDataModule(root=str(root), num_workers=0, seed=2)
-    other.setup()
-    assert again.data["test"].files == first.data["test"].files != other.data["test"].files
-    first.save_splits(tmp_path / "splits.csv")
+    again = splits_of("fer2013_clean", root=str(root), num_workers=0, seed=1)
+    other = splits_of("fer2013_clean", root=str(root), num_workers=0, seed=2)
+    assert again.arrays["test"].files == first.arrays["test"].files != other.arrays["test"].files
+    first.save(tmp_path / "splits.csv")
     assert "Angry/im0.jpg" in (tmp_path / "splits.csv").read_text()
 
 
@@ -272,8 +265,8 @@ def duplicated_rows() -> list:
 
 def test_cleaning_removes_each_defect_and_counts_it(tmp_path):
     write_fer2013_csv(tmp_path / "fer2013.csv", duplicated_rows())
-    dm = FER2013DataModule(root=str(tmp_path), num_workers=0, clean=True)
-    report = dm.report()
+    dm = splits_of("fer2013", root=str(tmp_path), num_workers=0, clean=True)
+    report = dm.report
     assert {k: v for k, v in report["cleaning"].items() if k != "removed_files"} == {
         "removed": 8,
         "constant_images": 2,
@@ -288,7 +281,7 @@ def test_cleaning_removes_each_defect_and_counts_it(tmp_path):
         r["file"] for r in report["cleaning"]["removed_files"] if r["reason"] == "cross-split duplicate"
     } == {"fer2013.csv:21", "fer2013.csv:22", "fer2013.csv:26"}
     # the same copy under data=fer2013_clean: cleaned whatever data.clean says, five classes
-    five = FER2013CleanDataModule(root=str(tmp_path), num_workers=0).report()
+    five = splits_of("fer2013_clean", root=str(tmp_path), num_workers=0).report
     assert five["cleaning"]["removed"] == 8 and five["classes"] == [
         "angry",
         "disgust",
@@ -319,11 +312,11 @@ def test_posed_loaders_name_what_they_expected(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.jpg").write_bytes(b"")
     with pytest.raises(DataError, match="named like AF01ANS.JPG"):
-        KDEFDataModule(root=str(tmp_path / "empty")).report()
+        splits_of("kdef", root=str(tmp_path / "empty"))
     with pytest.raises(DataError, match="KA.AN1.39.tiff"):
-        JAFFEDataModule(root=str(tmp_path / "empty")).report()
+        splits_of("jaffe", root=str(tmp_path / "empty"))
     with pytest.raises(DataError, match="does not exist"):
-        JAFFEDataModule(root=str(tmp_path / "nowhere")).report()
+        splits_of("jaffe", root=str(tmp_path / "nowhere"))
 
 
 @pytest.mark.parametrize("dataset", ["kdef", "jaffe", "ckplus", "fer2013_clean"])

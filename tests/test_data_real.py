@@ -5,9 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from fer.data.ckplus import CKPlusDataModule
-from fer.data.fer2013 import FER2013DataModule
-from tests.helpers import shared_data
+from tests.helpers import decoded_of, shared_data, splits_of
 
 pytestmark = pytest.mark.realdata
 
@@ -24,15 +22,17 @@ FER2013_COUNTS = {  # ../shared/data/README.md: train / PublicTest / PrivateTest
 
 @pytest.fixture(scope="module")
 def fer2013(tmp_path_factory):
-    dm = FER2013DataModule(
-        root=str(shared_data("fer2013")), cache_dir=str(tmp_path_factory.mktemp("cache")), num_workers=0
+    dm = splits_of(
+        "fer2013",
+        root=str(shared_data("fer2013")),
+        cache_dir=str(tmp_path_factory.mktemp("cache")),
+        num_workers=0,
     )
-    dm.setup()
     return dm
 
 
 def test_fer2013_counts_per_split_and_class(fer2013):
-    report = fer2013.report()
+    report = fer2013.report
     assert report["num_images"] == 35_887 and report["num_skipped"] == 0
     for name, (train, val, test) in FER2013_COUNTS.items():
         assert (
@@ -44,7 +44,7 @@ def test_fer2013_counts_per_split_and_class(fer2013):
 
 
 def test_fer2013_known_duplicates_and_leaks(fer2013):
-    duplicates = fer2013.report()["duplicates"]
+    duplicates = fer2013.report["duplicates"]
     assert duplicates["groups"] == 1516 and duplicates["images_in_groups"] == 3369
     assert duplicates["cross_split_leaks"] == 568
     assert duplicates["conflicting_label_groups"] == 57
@@ -59,7 +59,7 @@ def test_fer2013_reproducible_cleaning(fer2013):
 
     whole = FaceArrays(
         **{
-            k: np.concatenate([getattr(fer2013.data[s], k) for s in ("train", "val", "test")])
+            k: np.concatenate([getattr(fer2013.arrays[s], k) for s in ("train", "val", "test")])
             for k in ("images", "labels", "splits")
         },
         classes=fer2013.classes,
@@ -79,9 +79,8 @@ def test_fer2013_reproducible_cleaning(fer2013):
 
 
 def test_kdef_sample_parsed():
-    from fer.data.kdef import KDEFDataModule
 
-    report = KDEFDataModule(root=str(shared_data("kdef_sample")), cache_dir=None, num_workers=0).report()
+    report = splits_of("kdef", root=str(shared_data("kdef_sample")), cache_dir=None, num_workers=0).report
     assert report["num_images"] == 82 and report["num_skipped"] == 0 and report["filtered_out"] == 0
     assert report["face_crop"]["faces_found"] == 82
     assert report["num_subjects"] == len(
@@ -91,10 +90,10 @@ def test_kdef_sample_parsed():
 
 def test_fer2013_csv_rows_equal_the_matching_images(fer2013):
     """The real CSV sample: each row has a twin among the training JPEGs within JPEG error."""
-    csv = FER2013DataModule(root=str(shared_data("fer2013_csv_sample") / "fer2013_head151.csv"))
-    rows = csv.load()
+    csv = decoded_of("fer2013", root=str(shared_data("fer2013_csv_sample") / "fer2013_head151.csv"))
+    rows = csv.arrays
     assert len(rows.images) == 151 and set(rows.splits) == {"train"}
-    train = fer2013.data["train"]
+    train = fer2013.arrays["train"]
     a = rows.images.reshape(151, -1).astype(np.float32)
     b = train.images.reshape(len(train.images), -1).astype(np.float32)
     nearest = ((a**2).sum(1)[:, None] - 2 * a @ b.T + (b**2).sum(1)[None]).argmin(1)
@@ -108,15 +107,15 @@ def test_ckplus48_subjects_and_subject_folds(tmp_path):
     root = shared_data("ckplus48")
     tests = []
     for fold in range(10):
-        dm = CKPlusDataModule(
-            root=str(root), protocol="kfold", num_folds=10, fold=fold, cache_dir=str(tmp_path)
+        dm = splits_of(
+            "ckplus", root=str(root), protocol="kfold", num_folds=10, fold=fold, cache_dir=str(tmp_path)
         )
-        report = dm.report()
+        report = dm.report
         assert report["num_images"] == 981 and report["num_subjects"] == 118
         assert report["subject_overlap"] == []
-        tests.append(set(dm.data["test"].subjects))
-    assert set().union(*tests) == set(np.unique(dm.data["train"].subjects)) | set(
-        dm.data["val"].subjects
-    ) | set(dm.data["test"].subjects)
+        tests.append(set(dm.arrays["test"].subjects))
+    assert set().union(*tests) == set(np.unique(dm.arrays["train"].subjects)) | set(
+        dm.arrays["val"].subjects
+    ) | set(dm.arrays["test"].subjects)
     assert sum(len(t) for t in tests) == 118  # every subject is tested exactly once
     assert all(re.fullmatch(r"S\d{3}", s) for s in tests[0])

@@ -10,13 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from fer.callbacks.clip_accuracy import group_accuracy
 from fer.config import compose_config
-from fer.data.enterface import ENTERFACEDataModule
-from fer.data.savee import SAVEEDataModule
 from fer.data.video import frame_indices
-from fer.models.classifier import group_accuracy
 from fer.train import train
-from tests.helpers import shared_data
+from tests.helpers import shared_data, splits_of
 
 SAVEE_CODES = ["a", "d", "f", "h", "n", "sa", "su"]
 ENTERFACE = {
@@ -71,7 +69,7 @@ def write_enterface(root: Path, subjects=range(1, 7)) -> int:
 
 def clip_splits(dm) -> dict[str, set[str]]:
     seen = defaultdict(set)
-    for split, arrays in dm.data.items():
+    for split, arrays in dm.arrays.items():
         for name in arrays.files:
             seen[name.rsplit("#", 1)[0]].add(split)
     return seen
@@ -90,8 +88,8 @@ def test_savee_clips_become_sampled_frames_grouped_by_speaker(tmp_path):
     (root / "DC" / "x01.avi").write_bytes((root / "DC" / "a01.avi").read_bytes())  # not a SAVEE name
     (root / "JE" / "h09.avi").write_bytes(b"RIFF" + bytes(range(256)) * 8)  # not a video
     (root / "loose01.avi").write_bytes(b"")
-    dm = SAVEEDataModule(root=str(root), num_workers=0, frames_per_clip=3, protocol="loso", fold=1)
-    report = dm.report()
+    dm = splits_of("savee", root=str(root), num_workers=0, frames_per_clip=3, protocol="loso", fold=1)
+    report = dm.report
     assert report["clips"] == clips and report["num_images"] == 3 * clips
     assert report["num_subjects"] == 4 and report["subject_overlap"] == []
     assert dm.classes == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -99,26 +97,26 @@ def test_savee_clips_become_sampled_frames_grouped_by_speaker(tmp_path):
     assert set(skipped) == {"DC/x01.avi", "JE/h09.avi", "loose01.avi"}
     assert "a|d|f|h|n|sa|su" in skipped["DC/x01.avi"] and "OpenCV" in skipped["JE/h09.avi"]
     assert all(len(splits) == 1 for splits in clip_splits(dm).values())  # a clip never in two splits
-    test_files = dm.data["test"].files
+    test_files = dm.arrays["test"].files
     assert {f.split("/")[0] for f in test_files} == {"JE"}  # fold 1: the second speaker
-    arrays = dm.data["test"]
+    arrays = dm.arrays["test"]
     for name, image in zip(arrays.files, arrays.images):
         index = int(name.rsplit("#", 1)[1])
         assert index in (3, 10, 16)
         assert abs(float(image.mean()) - (10 * index + 20)) < 3  # that very frame (MJPEG rounding aside)
-    assert dm.groups("test") == [f.rsplit("#", 1)[0] for f in test_files]
+    assert dm.group_of("test") == [f.rsplit("#", 1)[0] for f in test_files]
 
 
 def test_enterface_tree_with_spaces_and_without_sentence_folders(tmp_path):
     root = tmp_path / "enterface database"
     clips = write_enterface(root)
-    dm = ENTERFACEDataModule(root=str(root), num_workers=0, frames_per_clip=2, num_folds=3)
-    report = dm.report()
+    dm = splits_of("enterface", root=str(root), num_workers=0, frames_per_clip=2, num_folds=3)
+    report = dm.report
     assert report["clips"] == clips and report["num_skipped"] == 0
     assert dm.classes == ["angry", "disgust", "fear", "happy", "sad", "surprise"]  # no neutral
     assert report["num_subjects"] == 6 and report["subject_overlap"] == []
     assert all(len(splits) == 1 for splits in clip_splits(dm).values())
-    names = dm.data["train"].files + dm.data["val"].files + dm.data["test"].files
+    names = dm.arrays["train"].files + dm.arrays["val"].files + dm.arrays["test"].files
     assert "subject 3/happiness/s3_ha_1.avi#5" in names  # 20 frames, 2 per clip: 5 and 15
     assert "subject 1/anger/sentence 2/s1_an_2.avi#15" in names
 
@@ -167,5 +165,5 @@ def test_real_faces_in_a_clip_are_detected_and_cropped(tmp_path):
     root = tmp_path / "AudioVisualClip"
     for speaker in ("DC", "JE", "JK", "KL"):
         write_clip(root / speaker / "h01.avi", frames)
-    report = SAVEEDataModule(root=str(root), num_workers=0, frames_per_clip=5, protocol="loso").report()
+    report = splits_of("savee", root=str(root), num_workers=0, frames_per_clip=5, protocol="loso").report
     assert report["face_crop"]["faces_found"] == 20 and report["face_crop"]["no_face_fallback"] == 0

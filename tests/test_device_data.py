@@ -8,10 +8,9 @@ import torch
 import yaml
 
 from fer.config import compose_config
-from fer.data.datamodule import build_datamodule
 from fer.data.device import DeviceLoader, device_augmentation
-from fer.data.synthetic import SyntheticDataModule
 from fer.train import train
+from tests.helpers import datamodule_of, splits_of
 
 CONF = Path(__file__).parents[1] / "conf" / "augment"
 
@@ -22,9 +21,8 @@ def transforms(option: str) -> list:
 
 @pytest.fixture(scope="module")
 def faces():
-    dm = SyntheticDataModule(num_train=700, num_val=70, num_test=70, num_workers=0, _target_="")
-    dm.setup()
-    return dm.data["train"]
+    dm = splits_of("synthetic", num_train=700, num_val=70, num_test=70)
+    return dm.arrays["train"]
 
 
 def loader(arrays, **kwargs) -> DeviceLoader:
@@ -59,14 +57,7 @@ def test_each_face_gets_its_own_random_augmentation(option):
 @pytest.mark.parametrize("option, counterpart", [("device", "light"), ("device_strong", "strong")])
 def test_device_batches_match_the_worker_paths_statistics(faces, option, counterpart):
     device = loader(faces, shuffle=True, augment=device_augmentation(transforms(option)))
-    worker = build_datamodule(
-        {"_target_": "fer.data.synthetic.SyntheticDataModule", "num_train": 700, "num_workers": 0},
-        48,
-        transforms(counterpart),
-        0,
-        None,
-    )
-    worker.setup()
+    worker = datamodule_of("synthetic", num_train=700, input_size=48, augment=transforms(counterpart))
     dataset = worker.dataset("train")  # one transform for all faces, as a loader worker has
     x_device = torch.cat([x for x, _ in device])
     x_worker = torch.stack([dataset[i][0] for i in range(640)]).float() / 255

@@ -35,7 +35,7 @@ def test_members_of_other_sizes_are_averaged_on_the_same_images(members, tmp_pat
         assert member["test/acc"] == pytest.approx(own["test/acc"], abs=1e-6)
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["test/acc"] == metrics["test/acc"] and (tmp_path / "confusion_matrix.png").is_file()
-    assert written["tta"] is None and written["dataset"] == "fer.data.synthetic.SyntheticDataModule"
+    assert written["tta"] is None and written["dataset"] == "synthetic"
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from fer.data.decode import DataError
-from fer.data.ferplus import FERPlusDataModule, process_votes
+from fer.data.ferplus import process_votes
 from fer.labels import EMOTIONS
-from tests.helpers import face, fer_rows, shared_data, write_fer2013_csv
+from tests.helpers import datamodule_of, decoded_of, face, fer_rows, shared_data, splits_of, write_fer2013_csv
 
 HEADER = [
     "Usage",
@@ -64,8 +64,8 @@ VOTES = [
 )
 def test_label_schemes(tmp_path, scheme, kept):
     root = fixture(tmp_path, VOTES * 3)
-    dm = FERPlusDataModule(root=str(root), label_scheme=scheme, protocol="kfold", num_folds=3)
-    arrays = dm.load()
+    dm = decoded_of("ferplus", root=str(root), label_scheme=scheme, protocol="kfold", num_folds=3)
+    arrays = dm.arrays
     assert arrays.classes == list(EMOTIONS) and "contempt" in arrays.classes
     rows = [int(f.rsplit(":", 1)[1]) - 2 for f in arrays.files]
     assert sorted({r % 5 for r in rows}) == kept
@@ -77,7 +77,7 @@ def test_label_schemes(tmp_path, scheme, kept):
     if scheme == "probability":
         target = arrays.targets[rows.index(3)]
         assert target[EMOTIONS.index("angry")] == pytest.approx(0.4) and target.sum() == pytest.approx(1.0)
-    assert dm.extra["ferplus"]["not_a_face"] == 3
+    assert dm.facts["ferplus"]["not_a_face"] == 3
 
 
 def test_misaligned_votes_are_refused(tmp_path):
@@ -86,10 +86,10 @@ def test_misaligned_votes_are_refused(tmp_path):
     shifted = [("", None, "PrivateTest")] + rows[:-1]  # one row off: usages disagree
     write_votes(tmp_path / "fer2013new.csv", shifted, [VOTES[0]] * 7)
     with pytest.raises(DataError, match="not aligned"):
-        FERPlusDataModule(root=str(tmp_path)).load()
+        decoded_of("ferplus", root=str(tmp_path))
     (tmp_path / "fer2013new.csv").unlink()
     with pytest.raises(DataError, match="data.votes=PATH"):
-        FERPlusDataModule(root=str(tmp_path)).load()
+        decoded_of("ferplus", root=str(tmp_path))
 
 
 def test_soft_targets_train(tmp_path):
@@ -97,10 +97,9 @@ def test_soft_targets_train(tmp_path):
     from fer.models.classifier import EmotionClassifier
 
     root = fixture(tmp_path, VOTES * 4)
-    dm = FERPlusDataModule(
-        root=str(root), label_scheme="probability", protocol="kfold", num_folds=2, num_workers=0, batch_size=4
+    dm = datamodule_of(
+        "ferplus", root=str(root), label_scheme="probability", protocol="kfold", num_folds=2, batch_size=4
     )
-    dm.setup()
     x, target = next(iter(dm.train_dataloader()))
     assert target.dtype == torch.float32 and target.shape[1] == 8
     backbone = {
@@ -110,7 +109,7 @@ def test_soft_targets_train(tmp_path):
         "input_size": 48,
         "zero_head": False,
     }
-    model = EmotionClassifier(dm.classes, backbone, {}, {}, {}, channels_last=False, tta="none")
+    model = EmotionClassifier(dm.splits.classes, backbone, {}, {}, {}, channels_last=False, tta="none")
     loss = model.loss(model(x), target)
     assert torch.isfinite(loss) and loss > 0
 
@@ -121,9 +120,9 @@ def test_real_votes_join_the_real_csv_rows(tmp_path):
     votes = shared_data("ferplus") / "fer2013new.csv"
     lines = votes.read_text().splitlines()
     assert len(lines) == 35_888 and sum(1 for line in lines[1:] if line.split(",")[1] == "") == 173
-    dm = FERPlusDataModule(root=str(sample), votes=str(votes), label_scheme="majority")
-    arrays = dm.load()
-    assert dm.extra["ferplus"]["rows"] == 151
+    dm = decoded_of("ferplus", root=str(sample), votes=str(votes), label_scheme="majority")
+    arrays = dm.arrays
+    assert dm.facts["ferplus"]["rows"] == 151
     # the majority rows of the first 151, worked out here from the votes file alone as Microsoft's
     # ferplus.py does: single votes dropped, then an emotion with more than half of the rest
     names = ["neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt"]
@@ -193,17 +192,17 @@ def test_microsoft_folders(tmp_path):
     (tmp_path / "FER2013Train" / names[2]).unlink()  # listed, no PNG
     face_png = tmp_path / "FER2013Test" / names[-5]
     (tmp_path / "FER2013Test" / "fer9999999.png").write_bytes(face_png.read_bytes())  # a PNG not listed
-    dm = FERPlusDataModule(root=str(tmp_path), label_scheme="probability")
-    arrays = dm.load()
+    dm = decoded_of("ferplus", root=str(tmp_path), label_scheme="probability")
+    arrays = dm.arrays
     skipped = {s["file"]: s["reason"] for s in dm.skipped}
     assert "missing" in skipped[f"FER2013Train/{names[2]}"]
     assert "not listed" in skipped["FER2013Test/fer9999999.png"]
-    counts = dm.extra["ferplus"]["per_split"]
+    counts = dm.facts["ferplus"]["per_split"]
     assert counts["train"] == {"rows": 7, "kept": 7, "not_a_face": 0, "unknown": 0, "no_agreement": 0}
     # probability keeps anger-plurality faces for training only; Valid and Test use majority
     assert counts["val"] == {"rows": 2, "kept": 1, "not_a_face": 0, "unknown": 0, "no_agreement": 1}
     assert counts["test"] == {"rows": 5, "kept": 2, "not_a_face": 1, "unknown": 0, "no_agreement": 2}
-    assert dm.extra["ferplus"]["audited_against"] is None
+    assert dm.facts["ferplus"]["audited_against"] is None
     held = arrays.targets[arrays.splits != "train"]
     assert set(np.unique(held)) == {0.0, 1.0}  # one-hot majority targets
     assert arrays.targets[arrays.splits == "train"].max(1).min() < 1  # soft training targets
@@ -219,21 +218,18 @@ def test_microsoft_folders(tmp_path):
         writer = csv.writer(f)
         writer.writerow(HEADER)
         writer.writerows([usage, name, *v] for usage, name, v in rows)
-    dm = FERPlusDataModule(root=str(tmp_path), label_scheme="majority")
-    dm.load()
+    dm = decoded_of("ferplus", root=str(tmp_path), label_scheme="majority")
     skipped = {s["file"]: s["reason"] for s in dm.skipped}
     assert "holds the last one's pixels" in skipped[f"FER2013Test/{test_names[0]}"]
     assert f"FER2013Train/{names[0]}" not in skipped
-    assert dm.extra["ferplus"]["names_shared_by_vote_rows"] == 2
+    assert dm.facts["ferplus"]["names_shared_by_vote_rows"] == 2
 
 
 @pytest.mark.realdata
 def test_real_microsoft_folders_and_their_defect():
     root = shared_data("ferplus_folders")
     votes = shared_data("ferplus") / "fer2013new.csv"
-    dm = FERPlusDataModule(root=str(root), votes=str(votes), label_scheme="majority")
-    dm.setup()
-    report = dm.report()
+    report = splits_of("ferplus", root=str(root), votes=str(votes), label_scheme="majority").report
     counts = report["ferplus"]["per_split"]
     # every listed face is read: 28,558 / 3,579 / 3,573 less the defect
     assert [counts[s]["rows"] for s in ("train", "val", "test")] == [28_558, 3_579, 3_572]

@@ -6,13 +6,15 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from fer.callbacks.unfreezing import Unfreezing
+from fer.data.datamodule import FERDataModule
 from fer.data.features import FeatureDataModule, compute_features
-from fer.data.synthetic import SyntheticDataModule
+from fer.finetune import Frozen, Full, Staged, build_strategy
 from fer.models.classifier import EmotionClassifier
-from fer.models.stages import body_stages, head_names, unfrozen_count
-from tests.helpers import backbone_config
+from fer.models.stages import body_stages, head_names
+from tests.helpers import backbone_config, datamodule_of
 
-STAGED = {"strategy": "staged", "head_epochs": 1, "unfreeze_every": 1, "lr_decay": 0.5}
+STAGED = {"_target_": "fer.finetune.Staged", "head_epochs": 1, "unfreeze_every": 1, "lr_decay": 0.5}
+FROZEN = {"_target_": "fer.finetune.Frozen", "lr_decay": 1.0}
 
 
 def make_model(finetune: dict, option: str = "resnet18") -> EmotionClassifier:
@@ -37,10 +39,8 @@ def make_model(finetune: dict, option: str = "resnet18") -> EmotionClassifier:
     )
 
 
-def data() -> SyntheticDataModule:
-    return SyntheticDataModule(
-        num_train=140, num_val=70, num_test=70, batch_size=35, num_workers=0, input_size=48
-    )
+def data() -> FERDataModule:
+    return datamodule_of("synthetic", num_train=140, num_val=70, num_test=70, batch_size=35, input_size=48)
 
 
 class Recorder(L.Callback):
@@ -101,12 +101,10 @@ def stage_of(name: str, stages: list[list[str]]) -> int:
 
 
 def test_schedule_unfreezes_one_stage_at_a_time_from_the_top():
-    assert [unfrozen_count(STAGED, e, 5) for e in range(8)] == [0, 1, 2, 3, 4, 5, 5, 5]
+    assert [Staged(STAGED).unfrozen(e, 5) for e in range(8)] == [0, 1, 2, 3, 4, 5, 5, 5]
     slower = {**STAGED, "head_epochs": 2, "unfreeze_every": 2}
-    assert [unfrozen_count(slower, e, 3) for e in range(9)] == [0, 0, 1, 1, 2, 2, 3, 3, 3]
-    assert (
-        unfrozen_count({"strategy": "frozen"}, 10, 5) == 0 and unfrozen_count({"strategy": "full"}, 0, 5) == 5
-    )
+    assert [Staged(slower).unfrozen(e, 3) for e in range(9)] == [0, 0, 1, 1, 2, 2, 3, 3, 3]
+    assert Frozen(FROZEN).unfrozen(10, 5) == 0 and Full({}).unfrozen(0, 5) == 5
 
 
 def test_frozen_stages_keep_weights_and_batchnorm_statistics_bit_identical():
@@ -116,11 +114,11 @@ def test_frozen_stages_keep_weights_and_batchnorm_statistics_bit_identical():
     assert len(stages) == 5 and head_names(backbone) == {"fc.weight", "fc.bias"}
     initial = {k: v.detach().clone() for k, v in backbone.state_dict().items()}
     recorder = Recorder()
-    fit(model, data(), 3, [Unfreezing(STAGED), recorder])
+    fit(model, data(), 3, [Unfreezing(build_strategy(STAGED)), recorder])
     prefixes = ["conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4."]
     stage_prefix = {0: ("conv1.", "bn1."), 1: ("layer1.",), 2: ("layer2.",), 3: ("layer3.",), 4: ("layer4.",)}
     for epoch, state in recorder.states.items():
-        unfrozen = unfrozen_count(STAGED, epoch, 5)  # this epoch's; earlier epochs had fewer
+        unfrozen = Staged(STAGED).unfrozen(epoch, 5)  # this epoch's; earlier epochs had fewer
         for stage, prefix in stage_prefix.items():
             keys = [k for k in state if k.startswith(prefix)]
             assert any("running_mean" in k for k in keys) or stage == 0
@@ -139,7 +137,7 @@ def test_frozen_stages_keep_weights_and_batchnorm_statistics_bit_identical():
 def test_discriminative_learning_rates_decay_toward_the_stem():
     model = make_model(STAGED)
     recorder = Recorder()
-    fit(model, data(), 2, [Unfreezing(STAGED), recorder])
+    fit(model, data(), 2, [Unfreezing(build_strategy(STAGED)), recorder])
     groups = model.trainer.optimizers[0].param_groups
     peak = {g["stage"]: g["lr"] for g in groups}
     ratios = [peak[i] / peak[i + 1] for i in range(len(peak) - 1)]
@@ -149,12 +147,12 @@ def test_discriminative_learning_rates_decay_toward_the_stem():
 def test_resume_in_the_middle_of_the_schedule_restores_trainable_set_and_lrs(tmp_path):
     torch.manual_seed(0)
     straight = Recorder()
-    fit(make_model(STAGED), data(), 4, [Unfreezing(STAGED), straight])
+    fit(make_model(STAGED), data(), 4, [Unfreezing(build_strategy(STAGED)), straight])
     fit(
         make_model(STAGED),
         data(),
         4,
-        [Unfreezing(STAGED), StopAfter(2), ModelCheckpoint(dirpath=tmp_path, save_last=True)],
+        [Unfreezing(build_strategy(STAGED)), StopAfter(2), ModelCheckpoint(dirpath=tmp_path, save_last=True)],
         root=tmp_path,
     )
     resumed = Recorder()
@@ -162,7 +160,7 @@ def test_resume_in_the_middle_of_the_schedule_restores_trainable_set_and_lrs(tmp
         make_model(STAGED),
         data(),
         4,
-        [Unfreezing(STAGED), resumed, ModelCheckpoint(dirpath=tmp_path / "resumed")],
+        [Unfreezing(build_strategy(STAGED)), resumed, ModelCheckpoint(dirpath=tmp_path / "resumed")],
         root=tmp_path,
         ckpt_path=str(tmp_path / "last.ckpt"),
     )
@@ -175,27 +173,26 @@ def test_resume_in_the_middle_of_the_schedule_restores_trainable_set_and_lrs(tmp
 
 @pytest.mark.parametrize("option", ["resnet18", "efficientnet_lite0", "vgg16", "shallow_cnn"])
 def test_cached_features_give_the_same_logits_as_the_image_path(option):
-    model = make_model({"strategy": "frozen", "lr_decay": 1.0}, option)
+    model = make_model(FROZEN, option)
     model.eval()
     datamodule = data()
-    datamodule.setup()
     loader = torch.utils.data.DataLoader(datamodule.dataset("val", augment=False), batch_size=16)
     cached = compute_features(model.net, loader)
     with torch.no_grad():
         from_features = model(cached.tensors[0])
         from_images = torch.cat([model(x) for x, _ in loader])
     assert torch.allclose(from_features, from_images, atol=1e-5)
-    assert torch.equal(cached.tensors[1], torch.as_tensor(datamodule.data["val"].labels))
+    assert torch.equal(cached.tensors[1], torch.as_tensor(datamodule.splits.arrays["val"].labels))
 
 
 def test_linear_probe_runs_the_backbone_once_per_image():
-    model = make_model({"strategy": "frozen", "lr_decay": 1.0})
+    model = make_model(FROZEN)
     calls = []
     original = model.net.features
     model.net.features = lambda x: calls.append(len(x)) or original(x)
     before = {k: v.detach().clone() for k, v in model.net.backbone.state_dict().items()}
     datamodule = FeatureDataModule(data(), model.net)
-    fit(model, datamodule, 4, [Unfreezing({"strategy": "frozen"})])
+    fit(model, datamodule, 4, [Unfreezing(build_strategy(FROZEN))])
     assert sum(calls) == 140 + 70  # train and val features, once, over four epochs
     after = model.net.backbone.state_dict()
     changed = sorted(k for k in before if not torch.equal(before[k], after[k]))

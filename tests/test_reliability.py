@@ -20,12 +20,10 @@ from fer.checkpoint import AtomicCheckpointIO
 from fer.config import compose_config
 from fer.data.arrays import FaceArrays
 from fer.data.cache import load_cached, save_cached
-from fer.data.ckplus import CKPlusDataModule
 from fer.data.decode import DataError
-from fer.data.fer2013 import FER2013DataModule
 from fer.models.weights import WeightsUnavailable
 from fer.train import train
-from tests.helpers import face, fer_rows, run_cli, write_fer2013_csv
+from tests.helpers import face, fer_rows, run_cli, splits_of, write_fer2013_csv
 
 SHM = Path("/dev/shm")
 
@@ -157,17 +155,17 @@ def test_an_unwritable_or_damaged_cache_is_reported_and_bypassed(tmp_path, caplo
     blocked = tmp_path / "not_a_folder"
     blocked.write_text("a file where the cache folder should be")
     with caplog.at_level(logging.WARNING):
-        report = FER2013DataModule(root=str(source), cache_dir=str(blocked / "cache")).report()
+        report = splits_of("fer2013", root=str(source), cache_dir=str(blocked / "cache")).report
     assert report["num_images"] == 21 and "not written" in caplog.text
 
     cache_dir = tmp_path / "cache"
-    FER2013DataModule(root=str(source), cache_dir=str(cache_dir)).report()
+    splits_of("fer2013", root=str(source), cache_dir=str(cache_dir))
     (cached,) = cache_dir.glob("*.npz")
     size = cached.stat().st_size
     cached.write_bytes(cached.read_bytes()[: size // 2])
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        assert FER2013DataModule(root=str(source), cache_dir=str(cache_dir)).report()["num_images"] == 21
+        assert splits_of("fer2013", root=str(source), cache_dir=str(cache_dir)).report["num_images"] == 21
     assert "damaged" in caplog.text and cached.stat().st_size == size  # rebuilt whole
 
 
@@ -181,10 +179,10 @@ def write_image_folders(root: Path) -> None:
 def test_strict_mode_judges_the_same_whether_the_cache_is_warm_or_not(tmp_path):
     root, cache_dir = tmp_path / "fer", str(tmp_path / "cache")
     write_image_folders(root)
-    FER2013DataModule(root=str(root), strict=True, cache_dir=cache_dir).report()  # warm
+    splits_of("fer2013", root=str(root), strict=True, cache_dir=cache_dir)  # warm
     (root / "train" / "smirk").mkdir()  # an unknown, empty class folder: strict mode refuses it
     with pytest.raises(DataError, match="smirk"):
-        FER2013DataModule(root=str(root), strict=True, cache_dir=cache_dir).report()
+        splits_of("fer2013", root=str(root), strict=True, cache_dir=cache_dir)
 
 
 def test_truncated_images_are_bad_items(tmp_path):
@@ -196,8 +194,8 @@ def test_truncated_images_are_bad_items(tmp_path):
     png = root / "train" / "angry" / "Training_8.png"
     png.write_bytes(cv2.imencode(".png", face(8))[1].tobytes()[:-20])
     with pytest.raises(DataError, match=r"Training_[78]\.(jpg: truncated JPEG|png: truncated PNG)"):
-        FER2013DataModule(root=str(root), strict=True).report()
-    report = FER2013DataModule(root=str(root)).report()
+        splits_of("fer2013", root=str(root), strict=True)
+    report = splits_of("fer2013", root=str(root)).report
     reasons = {Path(s["file"]).name: s["reason"] for s in report["skipped"]}
     assert reasons["Training_7.jpg"].startswith("truncated JPEG") and reasons["Training_8.png"].startswith(
         "truncated PNG"
@@ -210,11 +208,11 @@ def test_a_file_name_that_is_not_text_is_read_and_named(tmp_path):
     write_image_folders(root)
     odd = os.fsdecode(b"Training_caf\xe9.jpg")  # latin-1 bytes: not valid UTF-8
     cv2.imencode(".jpg", face(9))[1].tofile(str(root / "train" / "happy" / odd))
-    dm = FER2013DataModule(root=str(root), cache_dir=str(tmp_path / "cache"))
-    report = dm.report()
+    dm = splits_of("fer2013", root=str(root), cache_dir=str(tmp_path / "cache"))
+    report = dm.report
     assert report["num_images"] == 7
-    assert "train/happy/Training_caf\\xe9.jpg" in dm.data["train"].files
-    dm.save_splits(tmp_path / "splits.csv")
+    assert "train/happy/Training_caf\\xe9.jpg" in dm.arrays["train"].files
+    dm.save(tmp_path / "splits.csv")
     assert "Training_caf\\xe9.jpg" in (tmp_path / "splits.csv").read_text()
 
 
@@ -222,30 +220,30 @@ def test_csv_oddities_are_read_or_named(tmp_path):
     plain = write_fer2013_csv(tmp_path / "plain.csv", fer_rows())
     disguised = tmp_path / "fer2013.csv"  # gzip data under a .csv name
     disguised.write_bytes(gzip.compress(plain.read_bytes()))
-    assert FER2013DataModule(root=str(disguised)).report()["num_images"] == 21
+    assert splits_of("fer2013", root=str(disguised)).report["num_images"] == 21
 
     lines = plain.read_bytes().split(b"\n")
     lines[4] = lines[4].replace(b"Training", b"Tr\xe4ining")  # one latin-1 byte in one row
     odd = tmp_path / "odd" / "fer2013.csv"
     odd.parent.mkdir()
     odd.write_bytes(b"\n".join(lines))
-    report = FER2013DataModule(root=str(odd)).report()
+    report = splits_of("fer2013", root=str(odd)).report
     assert report["num_images"] == 20 and report["skipped"][0]["file"] == "fer2013.csv:5"
     with pytest.raises(DataError, match="fer2013.csv:5: Usage"):
-        FER2013DataModule(root=str(odd), strict=True).report()
+        splits_of("fer2013", root=str(odd), strict=True)
 
     binary = tmp_path / "bin" / "fer2013.csv"
     binary.parent.mkdir()
     binary.write_bytes(b"emotion,pixels,Usage\n\x00\x00\x00")
     with pytest.raises(DataError, match=r"bin/fer2013.csv: no image could be loaded \(1 skipped"):
-        FER2013DataModule(root=str(binary)).report()
+        splits_of("fer2013", root=str(binary))
 
 
 def test_a_file_where_a_folder_is_expected_is_named(tmp_path):
     path = tmp_path / "ckplus.zip"
     path.write_bytes(b"PK")
     with pytest.raises(DataError, match=r"ckplus.zip is a file; expected a folder"):
-        CKPlusDataModule(root=str(path)).report()
+        splits_of("ckplus", root=str(path))
 
 
 def test_absurd_onnx_metadata_is_refused(tmp_path):

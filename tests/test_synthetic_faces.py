@@ -1,9 +1,9 @@
 import numpy as np
 import torch
 
-from fer.data.synthetic import SyntheticDataModule
 from fer.data.synthetic_faces import synthetic_faces
 from fer.labels import FER2013_CLASSES
+from tests.helpers import datamodule_of, splits_of
 
 
 def test_deterministic_by_seed_and_index():
@@ -50,25 +50,23 @@ def test_not_trivially_separable_by_a_linear_model():
 
 
 def test_datamodule_splits_and_loaders():
-    dm = SyntheticDataModule(
-        num_train=70, num_val=14, num_test=21, batch_size=8, num_workers=0, input_size=64
-    )
-    dm.setup()
-    assert {k: len(v.images) for k, v in dm.data.items()} == {"train": 70, "val": 14, "test": 21}
+    dm = datamodule_of("synthetic", num_train=70, num_val=14, num_test=21, batch_size=8, input_size=64)
+    assert {k: len(v.images) for k, v in dm.splits.arrays.items()} == {"train": 70, "val": 14, "test": 21}
     # the splits are drawn from disjoint index ranges: no image is shared
-    seen = [{img.tobytes() for img in dm.data[s].images} for s in ("train", "val", "test")]
+    seen = [{img.tobytes() for img in dm.splits.arrays[s].images} for s in ("train", "val", "test")]
     assert not (seen[0] & seen[1]) and not (seen[0] & seen[2])
     x, y = next(iter(dm.test_dataloader()))
     assert x.shape == (8, 1, 64, 64) and x.dtype == torch.uint8 and y.dtype == torch.int64
-    report = dm.report()
+    report = dm.splits.report
     assert report["num_images"] == 105 and report["splits"]["train"]["happy"] == 10
 
 
 def test_class_subset_is_selected_and_renumbered():
-    dm = SyntheticDataModule(num_train=70, num_val=14, num_test=14, num_workers=0, classes=["Happy", "anger"])
-    dm.setup()
+    dm = splits_of(
+        "synthetic", num_train=70, num_val=14, num_test=14, num_workers=0, classes=["Happy", "anger"]
+    )
     assert dm.classes == ["happy", "angry"]
-    train = dm.data["train"]
+    train = dm.arrays["train"]
     assert sorted(set(train.labels.tolist())) == [0, 1] and len(train.labels) == 20
     happy, _ = synthetic_faces(70, seed=0)
     assert np.array_equal(train.images[train.labels == 0], happy[3::7])

@@ -48,7 +48,9 @@ def test_train_writes_the_run_directory_and_eval_reproduces_it(train_config, tmp
 def test_the_run_tests_the_moving_average_it_validated_and_saved(train_config, tmp_path):
     """With EMA, the test after fit scores best.ckpt's averaged weights (as fer.eval does), not the raw."""
     metrics = train(
-        train_config("trainer.max_epochs=2", "callbacks.weight_averaging=ema", "callbacks.ema_decay=0.9")
+        train_config(
+            "trainer.max_epochs=2", "callbacks/weight_averaging=ema", "callbacks.weight_averaging.decay=0.9"
+        )
     )
     best = Path(metrics["run_dir"]) / "checkpoints" / "best.ckpt"
     checkpoint = torch.load(best, map_location="cpu", weights_only=True)
@@ -76,7 +78,7 @@ def test_without_a_validation_split_the_last_epoch_is_tested(train_config):
         header = next(csv.reader(f))
     assert "train/loss" in header and not [k for k in header if k.startswith("val/")]
     with pytest.raises(ValueError, match="early_stopping.*val_fraction=0"):
-        train(train_config(*refit, "callbacks.early_stopping.enabled=true"))
+        train(train_config(*refit, "callbacks=early_stopping"))
     with pytest.raises(ValueError, match="plateau.*val_fraction=0"):
         train(train_config(*refit, "optim.scheduler=plateau"))
 

@@ -15,14 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from fer.data.fer2013 import FER2013DataModule
+from fer.data.registry import make_source
 
 USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 
 
 def timed_load(root: Path, cache_dir: Path) -> tuple[float, int]:
     start = time.perf_counter()
-    arrays = FER2013DataModule(root=str(root), cache_dir=str(cache_dir)).load()
+    arrays = make_source({"name": "fer2013", "root": str(root)}).read(str(cache_dir)).arrays
     return time.perf_counter() - start, len(arrays.images)
 
 
@@ -50,7 +50,9 @@ def main() -> None:
         warm, _ = timed_load(Path(args.root), tmp / "cache-images")
         print(f"images ({n} JPEGs): cold {cold:.2f} s, warm {warm:.2f} s")
         table = tmp / "fer2013.csv"
-        write_csv(FER2013DataModule(root=args.root, cache_dir=str(tmp / "cache-images")).load(), table)
+        write_csv(
+            make_source({"name": "fer2013", "root": args.root}).read(str(tmp / "cache-images")).arrays, table
+        )
         cold, n = timed_load(table, tmp / "cache-csv")
         warm, _ = timed_load(table, tmp / "cache-csv")
         print(f"csv ({n} rows, {table.stat().st_size / 1e6:.0f} MB): cold {cold:.2f} s, warm {warm:.2f} s")

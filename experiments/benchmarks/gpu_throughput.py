@@ -31,7 +31,8 @@ from loop_throughput import StepTimer, timing_trainer  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from fer.config import CONF_MODULE  # noqa: E402
-from fer.data.datamodule import build_datamodule  # noqa: E402
+from fer.data.datamodule import FERDataModule  # noqa: E402
+from fer.data.pipeline import build_splits  # noqa: E402
 from fer.models.classifier import EmotionClassifier  # noqa: E402
 
 PATHS = {"worker": "light", "device": "device"}  # path -> augment option with the same jitter
@@ -72,13 +73,17 @@ def measure(args, overrides: list[str]) -> tuple[float, float | None]:
     cfg = composed(overrides)
     size = cfg["backbone"]["input_size"]
     data = (
-        {"_target_": "fer.data.fer2013.FER2013DataModule", "root": args.root}
+        {"name": "fer2013", "root": args.root}
         if args.root
-        else {"_target_": "fer.data.synthetic.SyntheticDataModule", "num_train": args.batch_size * 60}
+        else {"name": "synthetic", "num_train": args.batch_size * 60}
     )
-    data |= {"batch_size": args.batch_size, "num_workers": args.num_workers}
-    datamodule = build_datamodule(
-        data, size, cfg["augment"]["transforms"], 0, args.cache_dir, on_device=cfg["augment"]["device"]
+    datamodule = FERDataModule(
+        build_splits(data, 0, args.cache_dir),
+        input_size=size,
+        augment=cfg["augment"]["transforms"],
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        on_device=cfg["augment"]["device"],
     )
     module = EmotionClassifier(
         classes=[str(i) for i in range(7)],

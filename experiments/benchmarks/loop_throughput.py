@@ -23,7 +23,8 @@ from hydra import compose, initialize_config_module  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from fer.config import CONF_MODULE  # noqa: E402
-from fer.data.synthetic import SyntheticDataModule  # noqa: E402
+from fer.data.datamodule import FERDataModule  # noqa: E402
+from fer.data.pipeline import build_splits  # noqa: E402
 from fer.models.classifier import EmotionClassifier  # noqa: E402
 
 
@@ -126,15 +127,12 @@ def main() -> None:
 
     backbone = backbone_config(args)
     num = (args.warmup + args.steps + 1) * args.batch_size
-    datamodule = SyntheticDataModule(
-        num_train=num,
-        num_val=7,
-        num_test=7,
+    datamodule = FERDataModule(
+        build_splits({"name": "synthetic", "num_train": num, "num_val": 7, "num_test": 7}, 0, None),
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         input_size=backbone["input_size"],
     )
-    datamodule.setup()
     print(
         f"backbone={args.backbone} widths={args.widths} batch={args.batch_size} steps={args.steps} "
         f"workers={args.num_workers} threads={torch.get_num_threads()} channels_last={args.channels_last}"

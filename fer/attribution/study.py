@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from fer.attribution import faithfulness, methods, regions
-from fer.checkpoint import read, shared_datamodule
-from fer.data.datamodule import SPLITS
+from fer.checkpoint import own_dataset, read, shared_datamodule
+from fer.data.pipeline import SPLITS
 from fer.labels import canonical
 from fer.runtime import TorchModel
 
@@ -77,8 +77,7 @@ def load(ckpts: list[str], data: dict | None, seed: int, cache_dir: str | None) 
         runtime = TorchModel.from_checkpoint(ckpt)
         checkpoint = read(ckpt)
         datamodule, _, _ = shared_datamodule(ckpt, checkpoint, data, seed, cache_dir, "test")
-        own = (checkpoint["hyper_parameters"].get("data") or {}).get("_target_")
-        foreign = data is not None and data.get("_target_") != own
+        foreign = not own_dataset(checkpoint, data)
         net = runtime.module.net.eval().requires_grad_(False)
         subjects.append(
             Subject(name, ckpt, net, list(runtime.classes), runtime.input_size, datamodule, foreign)
@@ -90,7 +89,7 @@ def places(subject: Subject, splits: tuple[str, ...]) -> dict[str, tuple[str, in
     """Each face of ``splits`` in the subject's data: its key (source file) -> (split, index)."""
     found = {}
     for split in splits:
-        arrays = subject.datamodule.data[split]
+        arrays = subject.datamodule.splits.arrays[split]
         keys = arrays.files or [f"{split}/{i}" for i in range(len(arrays.labels))]
         found |= {k: (split, i) for i, k in enumerate(keys)}
     return found
@@ -101,7 +100,7 @@ def shared_faces(subjects: list[Subject], split: str, count: int, seed: int) -> 
     trained on: in the split of every model trained on this dataset (the first such model's split gives
     the order), anywhere in it for the others."""
     reference = next((s for s in subjects if not s.foreign), subjects[0])
-    arrays = reference.datamodule.data[split]
+    arrays = reference.datamodule.splits.arrays[split]
     emotion = {
         k: canonical(arrays.classes[arrays.labels[i]]) for k, (_, i) in places(reference, (split,)).items()
     }

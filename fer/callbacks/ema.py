@@ -19,6 +19,11 @@ from lightning.pytorch.trainer.states import TrainerFn
 class EMA(EMAWeightAveraging):
     """``EMAWeightAveraging`` that restores the raw weights only when a fit resumes."""
 
+    def __init__(self, decay: float = 0.998, **kwargs):
+        if not 0 < decay < 1:
+            raise ValueError(f"callbacks.weight_averaging.decay={decay}: expected > 0 and < 1")
+        super().__init__(decay=decay, **kwargs)
+
     def on_load_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:

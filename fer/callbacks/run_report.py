@@ -106,7 +106,6 @@ class RunReport(L.Callback):
             "train_seconds": self.train_seconds,
             "train_images_seen": self.images_seen,
             "first_step_seconds": self.first_step_seconds,
-            "weights": pl_module.weights_report,
         }
         if not trainer.is_global_zero:
             return

@@ -7,23 +7,23 @@ and their norm layers are held in eval mode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import lightning as L
 from torch import nn
 
-from fer.models.stages import body_stages, frozen_modules, head_names, unfrozen_count
+from fer.models.stages import body_stages, frozen_modules, head_names
 
 
 class Unfreezing(L.Callback):
-    def __init__(self, cfg: Mapping):
-        self.cfg = dict(cfg)
+    """``strategy``: anything with ``unfrozen(epoch, num_stages)`` (a fer.finetune.Strategy)."""
+
+    def __init__(self, strategy):
+        self.strategy = strategy
         self.unfrozen = -1
         self._frozen_modules: list[nn.Module] = []
 
     def apply(self, backbone: nn.Module, epoch: int) -> int:
         stages = body_stages(backbone)
-        count = unfrozen_count(self.cfg, epoch, len(stages))
+        count = self.strategy.unfrozen(epoch, len(stages))
         trainable = head_names(backbone) | {n for names in stages[len(stages) - count :] for n in names}
         for name, param in backbone.named_parameters():
             param.requires_grad_(name in trainable)

@@ -10,14 +10,13 @@ from omegaconf import DictConfig
 
 from fer.cli import command
 from fer.config import CONF_PATH, InspectDataConfig
-from fer.data.datamodule import build_datamodule
+from fer.data.pipeline import build_splits
 
 
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="inspect_data")
 def main(cfg: DictConfig) -> None:
     with command(cfg, InspectDataConfig):
-        datamodule = build_datamodule(cfg.data, None, [], cfg.seed, cfg.paths.cache_dir)
-        print(json.dumps(datamodule.report(), indent=2))
+        print(json.dumps(build_splits(cfg.data, cfg.seed, cfg.paths.cache_dir).report, indent=2))
 
 
 if __name__ == "__main__":

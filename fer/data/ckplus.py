@@ -20,9 +20,9 @@ from pathlib import Path
 
 from fer.config import CKPlusDataConfig
 from fer.data.arrays import FaceArrays
-from fer.data.datamodule import FERDataModule
 from fer.data.decode import DataError, Problems, list_images
 from fer.data.folders import Entry, Resize, class_folder_entries, read_entries
+from fer.data.source import Source
 from fer.faces.cropper import crop_settings, dataset_cropper
 from fer.labels import EMOTIONS
 
@@ -44,7 +44,7 @@ def read_emotion(path: Path) -> int | None:
     return int(value) if value.is_integer() and 0 <= value < len(EMOTION_CODES) else None
 
 
-class CKPlusDataModule(FERDataModule):
+class CKPlusSource(Source):
     name = "ckplus"
     expected = (
         "the CK+48 class folders (anger contempt ... surprise) of S###_###_########.png files, "
@@ -53,8 +53,8 @@ class CKPlusDataModule(FERDataModule):
 
     schema = CKPlusDataConfig
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, section):
+        super().__init__(section)
         self.peak_frames = self.cfg["peak_frames"]
         self.neutral_first_frame = self.cfg["neutral_first_frame"]
 
@@ -142,5 +142,5 @@ class CKPlusDataModule(FERDataModule):
             cropper,
             [path.parent.parent.name.upper() for path, _, _ in entries],
         )
-        self.extra["face_crop"] = cropper.summary()
+        self.facts["face_crop"] = cropper.summary()
         return arrays

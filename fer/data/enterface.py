@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fer.data.video import VideoClipsDataModule
+from fer.data.video import VideoClipsSource
 from fer.labels import canonical
 
 NAME = re.compile(r"^s_?(\d+)_(an|di|fe|ha|sa|su)_(\d+)$", re.IGNORECASE)
 SUBJECT_FOLDER = re.compile(r"^subject\s*(\d+)$", re.IGNORECASE)
 
 
-class ENTERFACEDataModule(VideoClipsDataModule):
+class ENTERFACESource(VideoClipsSource):
     name = "enterface"
     expected = "the eNTERFACE'05 tree: subject <N>/<emotion>/sentence <K>/s<N>_<an|di|fe|ha|sa|su>_<K>.avi"
     classes_available = ["angry", "disgust", "fear", "happy", "sad", "surprise"]

@@ -41,9 +41,6 @@ class FeatureDataModule(L.LightningDataModule):
         self.net = net
         self.cache: dict[str, TensorDataset] = {}
 
-    def setup(self, stage: str | None = None) -> None:
-        self.images.setup(stage)
-
     def features(self, split: str) -> TensorDataset:
         if split not in self.cache:
             loader = DataLoader(

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from fer.data.arrays import FaceArrays
-from fer.data.datamodule import FERDataModule
 from fer.data.decode import DataError, Problems, list_images
 from fer.data.folders import Resize, read_class_folders
+from fer.data.source import Source
 from fer.labels import FER2013_CLASSES
 
 USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
@@ -136,7 +136,7 @@ def split_from_name(path: Path, folder: str) -> str:
     return "train" if folder == "train" else "test"
 
 
-class FER2013DataModule(FERDataModule):
+class FER2013Source(Source):
     name = "fer2013"
     expected = "fer2013.csv(.gz), icml_face_data.csv, or the image folders train/<class>/ and test/<class>/"
     own_splits = OWN_SPLITS
@@ -167,7 +167,7 @@ class FER2013DataModule(FERDataModule):
         )
         test = arrays.splits[arrays.splits != "train"]
         if len(test) and not (test == "val").any():
-            self.extra["split_note"] = (
+            self.facts["split_note"] = (
                 "the test folder merges PublicTest and PrivateTest (no file-name prefixes): test = the whole "
                 "test folder, val carved from train"
             )

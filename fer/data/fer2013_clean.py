@@ -16,7 +16,7 @@ from pathlib import Path
 
 from fer.data.arrays import FaceArrays
 from fer.data.decode import DataError, Problems, list_images
-from fer.data.fer2013 import FER2013DataModule, find_csv
+from fer.data.fer2013 import FER2013Source, find_csv
 from fer.data.folders import Resize, read_class_folders
 from fer.labels import FER2013_CLASSES
 
@@ -28,19 +28,18 @@ def is_fer2013(root: Path) -> bool:
     return find_csv(root) is not None or ((root / "train").is_dir() and (root / "test").is_dir())
 
 
-class FER2013CleanDataModule(FER2013DataModule):
+class FER2013CleanSource(FER2013Source):
     name = "fer2013_clean"
     expected = (
         "the FER2013-cleaned class folders (Angry disgust fear Happy Neutral) at the root, "
         "or a FER2013 copy to clean"
     )
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.requested_classes = self.requested_classes or FIVE_CLASSES
+    def default_classes(self) -> list[str]:
+        return list(FIVE_CLASSES)
 
     def cleans(self) -> bool:
-        return self.clean or is_fer2013(self.resolve_root())
+        return self.cfg["clean"] or is_fer2013(self.resolve_root())
 
     def source_files(self, root: Path) -> list[Path]:
         if is_fer2013(root):
@@ -52,11 +51,11 @@ class FER2013CleanDataModule(FER2013DataModule):
 
     def decode(self, root: Path, files: list[Path], problems: Problems) -> FaceArrays:
         if is_fer2013(root):
-            self.extra["source"] = (
+            self.facts["source"] = (
                 "FER2013, cleaned reproducibly (fer.data.cleaning) and restricted to five classes"
             )
             return super().decode(root, files, problems)
-        self.extra["source"] = "the Kaggle FER2013-cleaned class folders"
+        self.facts["source"] = "the Kaggle FER2013-cleaned class folders"
         return read_class_folders(
             root,
             {"": root},

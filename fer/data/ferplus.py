@@ -26,16 +26,17 @@ Validation and test are labelled by majority under every scheme, as Microsoft's
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from fer.config import FERPlusDataConfig
 from fer.data.arrays import FaceArrays
-from fer.data.datamodule import FERDataModule
 from fer.data.decode import DataError, Problems
 from fer.data.fer2013 import USAGE, find_csv, read_fer2013_csv
 from fer.data.folders import Resize, decode_entries
+from fer.data.source import Source
 from fer.labels import EMOTIONS, canonical
 
 VOTE_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
@@ -150,7 +151,7 @@ def shared_names(names: list[str], votes: np.ndarray) -> dict[str, tuple[list[in
     return {name: (r, votes[r[-1]]) for name, r in rows.items() if len(r) > 1}
 
 
-class FERPlusDataModule(FERDataModule):
+class FERPlusSource(Source):
     name = "ferplus"
     expected = (
         "Microsoft's FER2013Train/ FER2013Valid/ FER2013Test/ folders (each with label.csv), or "
@@ -163,8 +164,8 @@ class FERPlusDataModule(FERDataModule):
 
     schema = FERPlusDataConfig
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, section):
+        super().__init__(section)
         self.votes = self.cfg["votes"]
         self.label_scheme = self.cfg["label_scheme"]
         if self.label_scheme not in SCHEMES:
@@ -277,11 +278,8 @@ class FERPlusDataModule(FERDataModule):
     def labelled(self, faces: FaceArrays, targets: np.ndarray, counts: dict, facts: dict) -> FaceArrays:
         """``faces`` with their labels (and soft targets under probability and crossentropy) and the
         FER+ section of the report."""
-        faces.classes = list(EMOTIONS)
-        faces.labels = targets.argmax(1).astype(np.int64)
-        if self.label_scheme in ("probability", "crossentropy"):
-            faces.targets = targets
-        self.extra["ferplus"] = {
+        soft = self.label_scheme in ("probability", "crossentropy")
+        self.facts["ferplus"] = {
             "label_scheme": self.label_scheme,
             "val_and_test_labels": "majority",
             **facts,
@@ -289,4 +287,9 @@ class FERPlusDataModule(FERDataModule):
             **{reason: sum(c[reason] for c in counts.values()) for reason in DROP_REASONS},
             "per_split": counts,
         }
-        return faces
+        return dataclasses.replace(
+            faces,
+            classes=list(EMOTIONS),
+            labels=targets.argmax(1).astype(np.int64),
+            targets=targets if soft else None,
+        )

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fer.data.posed import PosedFacesDataModule
+from fer.data.posed import PosedFacesSource
 from fer.labels import canonical
 
 NAME = re.compile(r"^([A-Z]{2})\.(AN|DI|FE|HA|NE|SA|SU)(\d+)\.(\d+)$", re.IGNORECASE)
 
 
-class JAFFEDataModule(PosedFacesDataModule):
+class JAFFESource(PosedFacesSource):
     name = "jaffe"
     expected = "a folder of JAFFE TIFFs named like KA.AN1.39.tiff"
     classes_available = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from fer.config import KDEFDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.decode import Problems
-from fer.data.posed import PosedFacesDataModule
+from fer.data.posed import PosedFacesSource
 from fer.labels import canonical
 
 NAME = re.compile(r"^([AB])([FM])(\d{2})(AF|AN|DI|HA|NE|SA|SU)(FL|HL|S|HR|FR)$", re.IGNORECASE)
@@ -29,7 +29,7 @@ SESSIONS = ("A", "B")
 EXPRESSIONS = ("AF", "AN", "DI", "HA", "NE", "SA", "SU")
 
 
-class KDEFDataModule(PosedFacesDataModule):
+class KDEFSource(PosedFacesSource):
     name = "kdef"
     expected = (
         "the KDEF folders (AF01/, AM01/, ...) of files named like AF01ANS.JPG, or a folder of such files"
@@ -39,8 +39,8 @@ class KDEFDataModule(PosedFacesDataModule):
 
     schema = KDEFDataConfig
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, section):
+        super().__init__(section)
         self.angles = [a.upper() for a in self.cfg["angles"]]
         self.sessions = [s.upper() for s in self.cfg["sessions"]]
         for value, allowed, key in ((self.angles, ANGLES, "angles"), (self.sessions, SESSIONS, "sessions")):
@@ -65,7 +65,7 @@ class KDEFDataModule(PosedFacesDataModule):
 
     def decode(self, root: Path, files: list[Path], problems: Problems) -> FaceArrays:
         arrays = super().decode(root, files, problems)
-        self.extra["missing_photos"] = self.missing(files)
+        self.facts["missing_photos"] = self.missing(files)
         return arrays
 
     def missing(self, files: list[Path]) -> list[str]:

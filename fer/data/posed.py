@@ -12,14 +12,14 @@ from pathlib import Path
 
 from fer.config import FullFrameDataConfig
 from fer.data.arrays import FaceArrays
-from fer.data.datamodule import FERDataModule
 from fer.data.decode import IMAGE_SUFFIXES, DataError, Problems
 from fer.data.folders import Entry, read_entries
+from fer.data.source import Source
 from fer.faces.cropper import crop_settings, dataset_cropper
 from fer.labels import EMOTIONS
 
 
-class PosedFacesDataModule(FERDataModule):
+class PosedFacesSource(Source):
     classes_available: list[str] = []  # the dataset's emotions, in vocabulary order
     recursive = False  # whether images sit in subfolders of data.root
     profiles = False  # whether some poses are profiles (try the profile cascade too)
@@ -60,6 +60,6 @@ class PosedFacesDataModule(FERDataModule):
             )
         cropper = dataset_cropper(self.image_size, self.cfg, self.profiles)
         arrays = read_entries(root, entries, problems, classes, cropper, subjects)
-        self.extra["face_crop"] = cropper.summary()
-        self.extra["filtered_out"] = filtered  # files of the dataset left out by the angle/session filters
+        self.facts["face_crop"] = cropper.summary()
+        self.facts["filtered_out"] = filtered  # files of the dataset left out by the angle/session filters
         return arrays

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fer.data.video import VideoClipsDataModule
+from fer.data.video import VideoClipsSource
 
 NAME = re.compile(r"^(a|d|f|h|n|sa|su)(\d+)$", re.IGNORECASE)
 CODES = {
@@ -25,7 +25,7 @@ CODES = {
 }
 
 
-class SAVEEDataModule(VideoClipsDataModule):
+class SAVEESource(VideoClipsSource):
     name = "savee"
     expected = "SAVEE's AudioVisualClip folder: <speaker>/<code><n>.avi, e.g. DC/sa03.avi"
     classes_available = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]

@@ -6,18 +6,18 @@ import numpy as np
 
 from fer.config import SyntheticDataConfig
 from fer.data.arrays import FaceArrays
-from fer.data.datamodule import FERDataModule
 from fer.data.folders import Resize
+from fer.data.source import Decoded, Source
 from fer.data.synthetic_faces import synthetic_faces
 from fer.labels import FER2013_CLASSES
 
 
-class SyntheticDataModule(FERDataModule):
+class SyntheticSource(Source):
     name = "synthetic"
     schema = SyntheticDataConfig
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, section):
+        super().__init__(section)
         self.sizes = {
             "train": self.cfg["num_train"],
             "val": self.cfg["num_val"],
@@ -25,7 +25,7 @@ class SyntheticDataModule(FERDataModule):
         }
         self.data_seed = self.cfg["data_seed"]
 
-    def load(self) -> FaceArrays:
+    def read(self, cache_dir: str | None) -> Decoded:
         """Drawn, not read: nothing to cache."""
         images, labels, splits, offset = [], [], [], 0
         for split, num in self.sizes.items():
@@ -37,10 +37,11 @@ class SyntheticDataModule(FERDataModule):
         images = np.concatenate(images)
         if images.shape[1] != self.image_size:  # drawn at 48 px
             images = np.stack([Resize(self.image_size)(image)[0] for image in images])
-        return FaceArrays(
+        arrays = FaceArrays(
             images=images,
             labels=np.concatenate(labels),
             classes=list(FER2013_CLASSES),
             splits=np.array(splits),
             files=[f"synthetic/{i:06d}" for i in range(offset)],
         )
+        return Decoded(arrays, [], {})

@@ -19,8 +19,8 @@ import numpy as np
 
 from fer.config import VideoDataConfig
 from fer.data.arrays import FaceArrays
-from fer.data.datamodule import SPLITS, FERDataModule
 from fer.data.decode import DataError, Problems, UnreadableImage, shown
+from fer.data.source import Source
 from fer.faces.cropper import crop_settings, dataset_cropper
 from fer.labels import EMOTIONS
 
@@ -57,13 +57,13 @@ def sample_frames(path: Path, k: int) -> list[tuple[int, np.ndarray]]:
     return frames
 
 
-class VideoClipsDataModule(FERDataModule):
+class VideoClipsSource(Source):
     classes_available: list[str] = []  # the dataset's emotions, in vocabulary order
 
     schema: type = VideoDataConfig
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, section):
+        super().__init__(section)
         self.frames_per_clip = self.cfg["frames_per_clip"]
         if self.frames_per_clip < 1:
             raise ValueError(f"data.frames_per_clip={self.frames_per_clip}: expected at least 1")
@@ -121,9 +121,9 @@ class VideoClipsDataModule(FERDataModule):
                 labels.append(label)
                 subjects.append(subject)
                 names.append(name)
-        self.extra["face_crop"] = cropper.summary()
-        self.extra["clips"] = len({n.rsplit(CLIP_SEPARATOR, 1)[0] for n in names})
-        self.extra["frames_per_clip"] = self.frames_per_clip
+        self.facts["face_crop"] = cropper.summary()
+        self.facts["clips"] = len({n.rsplit(CLIP_SEPARATOR, 1)[0] for n in names})
+        self.facts["frames_per_clip"] = self.frames_per_clip
         size = self.image_size
         return FaceArrays(
             images=np.stack(images) if images else np.zeros((0, size, size), np.uint8),
@@ -134,7 +134,6 @@ class VideoClipsDataModule(FERDataModule):
             subjects=np.array(subjects),
         )
 
-    def groups(self, split: str) -> list[str] | None:
-        """The clip of each image of ``split``, in the order of its loader."""
-        splits = SPLITS if split == "all" else (split,)
-        return [f.rsplit(CLIP_SEPARATOR, 1)[0] for s in splits for f in self.data[s].files]
+    def groups(self, files: list[str]) -> list[str]:
+        """The clip of each image."""
+        return [f.rsplit(CLIP_SEPARATOR, 1)[0] for f in files]

@@ -21,7 +21,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from fer.config import BackboneConfig, FinetuneConfig, LossConfig, OptimConfig, typed
+from fer.config import BackboneConfig, FinetuneConfig, LossConfig, OptimConfig, finetune_section, typed
 from fer.models.backbones import build_backbone
 from fer.models.heads import linear_head, rows, rows_by_name
 from fer.models.mixing import mix
@@ -54,16 +54,6 @@ def class_weights(kind: str, counts: Sequence[int] | None, num_classes: int) -> 
     return counts_t.sum() / (num_classes * counts_t)
 
 
-def group_accuracy(probabilities: torch.Tensor, targets: torch.Tensor, groups: Sequence[str]) -> float:
-    """Accuracy over groups of images (a video's clips): each group's mean probabilities against its
-    label (a group's images share one)."""
-    index = {g: i for i, g in enumerate(dict.fromkeys(groups))}
-    ids = torch.tensor([index[g] for g in groups])
-    summed = torch.zeros(len(index), probabilities.shape[1]).index_add_(0, ids, probabilities.float())
-    labels = torch.zeros(len(index), dtype=torch.long).index_copy_(0, ids, targets)
-    return float((summed.argmax(1) == labels).float().mean())
-
-
 class EmotionClassifier(L.LightningModule):
     """Sections (``backbone``, ``optim``, ``finetune``, ``loss``) are checked against their schemas
     and saved complete, so a checkpoint holds every setting its model was trained with."""
@@ -88,7 +78,7 @@ class EmotionClassifier(L.LightningModule):
                 "classes": list(classes),
                 "backbone": typed(BackboneConfig, backbone, "backbone."),
                 "optim": typed(OptimConfig, optim, "optim."),
-                "finetune": typed(FinetuneConfig, finetune, "finetune."),
+                "finetune": typed(FinetuneConfig, finetune_section(finetune), "finetune."),
                 "loss": typed(LossConfig, loss, "loss."),
                 "channels_last": channels_last,
                 "tta": tta,
@@ -106,8 +96,6 @@ class EmotionClassifier(L.LightningModule):
         self.make_metrics(k)
         self.test_results: TestResults | None = None
         self.test_samples: dict[str, list] = {"wrong": [], "right": []}
-        self.test_groups: list[str] | None = None  # each test image's group (clip), set by whoever tests
-        self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []  # probabilities, labels (groups only)
         if tta not in MODES:
             raise ValueError(f"tta={tta!r}: expected one of {MODES}")
         self.register_buffer(
@@ -191,12 +179,10 @@ class EmotionClassifier(L.LightningModule):
             metric.update(logits, y)
         self.log("test/loss", self.loss(logits, target), on_epoch=True, sync_dist=True)
         self.keep_samples(x, y, logits)
-        if self.test_groups is not None:
-            self.test_outputs.append((logits.softmax(-1).cpu(), y.cpu()))
+        return logits.softmax(-1).cpu(), y.cpu()  # for callbacks that pool test images (ClipAccuracy)
 
     def on_test_epoch_start(self) -> None:
         self.test_samples = {"wrong": [], "right": []}
-        self.test_outputs = []
 
     def keep_samples(self, x: torch.Tensor, y: torch.Tensor, logits: torch.Tensor) -> None:
         """The first test faces this process sees, right and wrong, for the sample-predictions table."""
@@ -219,11 +205,6 @@ class EmotionClassifier(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self.log("test/acc", self.test_acc.compute(), sync_dist=True)
         self.log("test/macro_f1", self.test_f1.compute(), sync_dist=True)
-        if self.test_outputs:
-            probabilities, labels = (torch.cat(t) for t in zip(*self.test_outputs))
-            if len(labels) != len(self.test_groups):
-                raise ValueError(f"{len(self.test_groups)} test groups for {len(labels)} test images")
-            self.log("test/clip_acc", group_accuracy(probabilities, labels, self.test_groups))
         recall = self.test_recall.compute().tolist()
         self.test_results = TestResults(
             dict(zip(self.classes, recall)), self.test_confusion.compute().tolist(), self.test_samples

@@ -1,18 +1,12 @@
-"""A backbone's stages, and which of them train in a given epoch of a fine-tuning strategy.
-
-Stages are timm's coarse parameter groups (``group_matcher``), stem first and classifier
-last. The trainable set is a pure function of the strategy and the epoch, so a resumed run
-gets back the same set; :class:`fer.callbacks.unfreezing.Unfreezing` applies it.
+"""A backbone's stages: timm's coarse parameter groups (``group_matcher``), stem first and classifier
+last. Which of them train in an epoch is the fine-tuning strategy's (fer/finetune.py), and
+:class:`fer.callbacks.unfreezing.Unfreezing` applies it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from timm.models import group_parameters
 from torch import nn
-
-STRATEGIES = ("full", "frozen", "staged", "evolve")
 
 
 def stage_groups(model: nn.Module) -> list[list[str]]:
@@ -37,20 +31,6 @@ def body_stages(backbone: nn.Module) -> list[list[str]]:
     head = head_names(backbone)
     stages = [[n for n in names if n not in head] for names in stage_groups(backbone)]
     return [names for names in stages if names]
-
-
-def unfrozen_count(cfg: Mapping, epoch: int, num_stages: int) -> int:
-    """How many stages, counted from the top, train in ``epoch`` (0-based)."""
-    strategy = cfg["strategy"]
-    if strategy == "full":
-        return num_stages
-    if strategy == "frozen":
-        return 0
-    if strategy == "staged":
-        if epoch < cfg["head_epochs"]:
-            return 0
-        return min(num_stages, 1 + (epoch - cfg["head_epochs"]) // cfg["unfreeze_every"])
-    raise ValueError(f"finetune.strategy={strategy!r}: expected one of {STRATEGIES}")
 
 
 def frozen_modules(backbone: nn.Module, frozen: set[str]) -> list[nn.Module]:
