@@ -22,7 +22,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer.config import compose_config  # noqa: E402
+from fer.run.config import compose_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,8 +72,8 @@ def faces_found(root: Path, faces: dict) -> int:
     """Photos of ``root`` where the pipeline finds a face (the others are cropped to the central square)."""
     from dataclasses import asdict
 
-    from fer.config import FacesConfig
     from fer.faces.cropper import FaceCropper
+    from fer.run.config import FacesConfig
 
     cropper = FaceCropper(48, 0.15, asdict(FacesConfig()) | faces)
     return sum(cropper(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE))[1] for p in sorted(root.glob("*.jpg")))

@@ -25,9 +25,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from fer.checkpoint import read  # noqa: E402
 from fer.ensemble import member_outputs  # noqa: E402
 from fer.models.tta import MODES  # noqa: E402
+from fer.run.checkpoint import read  # noqa: E402
 
 SPLITS = ("val", "test")
 

@@ -3,7 +3,7 @@ source x target matrix of accuracy and macro-F1.
 
 Each checkpoint (a source) is scored on each target (a conf/data option; its root is
 ``roots.<target>``, else the option's own default under ``paths.data_dir``): on every image
-of the target (``split=all``), on the classes both share (:mod:`fer.evaluation`), or on its
+of the target (``split=all``), on the classes both share (:mod:`fer.run.evaluation`), or on its
 test split where the target is the source's own dataset. The output folder gets one
 evaluation folder per cell (``<source>__<target>/metrics.json`` ...) and ``matrix.csv``,
 ``matrix.md``, ``matrix.png`` (heat-maps) and ``report.html``.
@@ -26,12 +26,12 @@ import numpy as np  # noqa: E402
 from hydra import compose  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from fer.checkpoint import dataset_named, own_dataset, read  # noqa: E402
-from fer.cli import command  # noqa: E402
-from fer.config import CONF_PATH, DATA_OPTIONS, CrossdataConfig  # noqa: E402
 from fer.data.decode import DataError  # noqa: E402
-from fer.evaluation import evaluate_checkpoint  # noqa: E402
-from fer.plots import annotate_cells  # noqa: E402
+from fer.run.checkpoint import dataset_named, own_dataset, read  # noqa: E402
+from fer.run.cli import command  # noqa: E402
+from fer.run.config import CONF_PATH, DATA_OPTIONS, CrossdataConfig  # noqa: E402
+from fer.run.evaluation import evaluate_checkpoint  # noqa: E402
+from fer.run.plots import annotate_cells  # noqa: E402
 
 log = logging.getLogger(__name__)
 COLUMNS = [

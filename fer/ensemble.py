@@ -2,7 +2,7 @@
 models as one, by the mean of their class probabilities.
 
 Members may differ in backbone and input size: each sees the split through its own
-preprocessing (:mod:`fer.checkpoint`), and all must have the same classes and the same dataset
+preprocessing (:mod:`fer.run.checkpoint`), and all must have the same classes and the same dataset
 (split by the same protocol and seed), so that they answer for the same images. The output
 folder gets the usual ``metrics.json`` (with each member's own accuracy beside the ensemble's)
 and ``confusion_matrix.png``.
@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from fer.checkpoint import dataset_named, load_classifier, read, run_record, shared_datamodule
-from fer.cli import command
-from fer.config import CONF_PATH, EnsembleConfig
 from fer.models.tta import predict
-from fer.plots import plot_confusion_matrix
+from fer.run.checkpoint import dataset_named, load_classifier, read, run_record, shared_datamodule
+from fer.run.cli import command
+from fer.run.config import CONF_PATH, EnsembleConfig
+from fer.run.plots import plot_confusion_matrix
 
 log = logging.getLogger(__name__)
 SPLITS = ("test", "val", "all")

@@ -5,7 +5,7 @@ choices such as ``tta`` are made before reporting on the test split; ``split=all
 every image of the dataset (another dataset's, with ``data=NAME data.root=PATH``).
 
 The model, its classes, its input size and (unless ``data=NAME`` is given) its dataset
-all come from the checkpoint (:mod:`fer.checkpoint`); :mod:`fer.evaluation` scores it.
+all come from the checkpoint (:mod:`fer.run.checkpoint`); :mod:`fer.run.evaluation` scores it.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import logging
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from fer.cli import command
-from fer.config import CONF_PATH, EvalConfig
-from fer.evaluation import evaluate_checkpoint
-from fer.loggers import build_loggers, finish_wandb
+from fer.run.cli import command
+from fer.run.config import CONF_PATH, EvalConfig
+from fer.run.evaluation import evaluate_checkpoint
+from fer.run.loggers import build_loggers, finish_wandb
 
 log = logging.getLogger(__name__)
 

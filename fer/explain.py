@@ -29,14 +29,14 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from fer.atomic import atomic_write_text
 from fer.attribution import figures, methods, study, tables
-from fer.cli import command
-from fer.config import CONF_PATH, ExplainConfig
-from fer.frames import Tally, frames
-from fer.labels import canonical
-from fer.loggers import wandb_is_logged_in
-from fer.runtime import Predictor, TorchModel
+from fer.data.labels import canonical
+from fer.inference.frames import Tally, frames
+from fer.inference.runtime import Predictor, TorchModel
+from fer.run.atomic import atomic_write_text
+from fer.run.cli import command
+from fer.run.config import CONF_PATH, ExplainConfig
+from fer.run.loggers import wandb_is_logged_in
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from fer.checkpoint import load_classifier, preprocessing
-from fer.cli import command
-from fer.config import CONF_PATH, ExportConfig
-from fer.runtime import METADATA_KEY
+from fer.inference.runtime import METADATA_KEY
+from fer.run.checkpoint import load_classifier, preprocessing
+from fer.run.cli import command
+from fer.run.config import CONF_PATH, ExportConfig
 
 log = logging.getLogger(__name__)
 FORMATS = ("onnx", "torchscript")

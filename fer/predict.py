@@ -26,11 +26,11 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from fer.cli import command
-from fer.config import CONF_PATH, PredictConfig
-from fer.frames import VIDEO_SUFFIXES, Frame, Tally
-from fer.runtime import Predictor, load
-from fer.timeline import Timelines
+from fer.inference.frames import VIDEO_SUFFIXES, Frame, Tally
+from fer.inference.runtime import Predictor, load
+from fer.inference.timeline import Timelines
+from fer.run.cli import command
+from fer.run.config import CONF_PATH, PredictConfig
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from fer.plots import annotate_cells  # noqa: E402
+from fer.run.plots import annotate_cells  # noqa: E402
 
 COLUMNS = [
     "run",

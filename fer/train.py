@@ -16,21 +16,21 @@ import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from fer.atomic import atomic_write_text, remove_partials
 from fer.callbacks.compose import build_callbacks, show_bar
-from fer.callbacks.run_report import RunReport
-from fer.checkpoint import AtomicCheckpointIO, read, resume_checkpoint, run_record
-from fer.cli import command
-from fer.config import CONF_PATH, TrainConfig, check
+from fer.callbacks.run_record import RunRecord
 from fer.data.datamodule import FERDataModule
 from fer.data.pipeline import Splits, build_splits
-from fer.distill import teacher_targets
-from fer.finetune import Strategy, build_strategy
-from fer.loggers import build_loggers, finish_wandb
 from fer.models.classifier import EmotionClassifier
-from fer.provenance import provenance
-from fer.run_dirs import refuse_finished
-from fer.transfer import init_from
+from fer.run.atomic import atomic_write_text, remove_partials
+from fer.run.checkpoint import AtomicCheckpointIO, read, resume_checkpoint, run_record
+from fer.run.cli import command
+from fer.run.config import CONF_PATH, TrainConfig, check
+from fer.run.folders import refuse_finished
+from fer.run.loggers import build_loggers, finish_wandb
+from fer.run.provenance import provenance
+from fer.training.distill import teacher_targets
+from fer.training.finetune import Strategy, build_strategy
+from fer.training.transfer import init_from
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def starting_weights(model: EmotionClassifier, cfg: DictConfig, resume: str | No
     elif cfg.init_from is not None:
         weights = init_from(model, cfg.init_from)
     else:
-        weights = model.weights_report
+        weights = model.weights_loaded
     log.info(
         "weights of %s: %s", cfg.backbone.name, weights["source"] if weights else "random initialisation"
     )
@@ -164,7 +164,7 @@ def train(cfg: DictConfig) -> dict:
 def fit_and_test(trainer: L.Trainer, model, datamodule, resume: str | None, test: bool) -> dict:
     """Fit (from ``resume`` where given), then test the best checkpoint; the run's metrics."""
     remove_partials(Path(trainer.default_root_dir) / "checkpoints")  # what a killed start was writing
-    report = next(c for c in trainer.callbacks if isinstance(c, RunReport))
+    report = next(c for c in trainer.callbacks if isinstance(c, RunRecord))
     try:
         # weights_only whatever TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD says: a checkpoint never runs code
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)

@@ -9,7 +9,7 @@ os.environ["WANDB_SILENT"] = "true"
 
 import pytest  # noqa: E402
 
-from fer.config import compose_config  # noqa: E402
+from fer.run.config import compose_config  # noqa: E402
 
 
 @pytest.fixture

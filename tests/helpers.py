@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import yaml
 
-from fer.config import BackboneConfig, typed
 from fer.data.datamodule import FERDataModule
 from fer.data.pipeline import Splits, build_splits
 from fer.data.registry import make_source
 from fer.data.source import Decoded
+from fer.run.config import BackboneConfig, typed
 
 ROOT = Path(__file__).parents[1]
 

@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from fer.attribution import faithfulness, methods, regions
-from fer.config import ATTRIBUTION_METHODS, compose_config
 from fer.explain import explain
 from fer.faces.align import TEMPLATE
 from fer.models.backbones import build_backbone
+from fer.run.config import ATTRIBUTION_METHODS, compose_config
 from tests.helpers import backbone_config, shared_data
 
 SIZE = 48

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from fer.checkpoint import read, resume_checkpoint
-from fer.checkpoint_file import NotACheckpoint, read_checkpoint
 from fer.models.pathnet import base_network
-from fer.transfer import init_from
+from fer.run.checkpoint import read, resume_checkpoint
+from fer.run.checkpoint_file import NotACheckpoint, read_checkpoint
+from fer.training.transfer import init_from
 from tests.helpers import run_cli
 
 
@@ -73,7 +73,7 @@ def test_a_missing_file_is_named(tmp_path):
 
 
 def test_a_command_prints_the_message_alone(tmp_path):
-    """fer.eval for all: fer/cli.py wraps every command alike, and the readers above raise the same error."""
+    """fer.eval for all: fer/run/cli.py wraps every command alike; the readers above raise the same error."""
     path = make("text", tmp_path / "notes.ckpt")
     done = run_cli(["fer.eval", f"ckpt={path}"], tmp_path)
     assert done.returncode == 1, done.stderr[-2000:]

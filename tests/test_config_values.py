@@ -1,7 +1,7 @@
 """Every numeric and choice key of every schema, drawn in and out of bounds and of the wrong type:
 accepted, or refused with an error that names the key; never another exception.
 
-The commands call the same check (fer/cli.py ``command``) before anything loads; the command-line
+The commands call the same check (fer/run/cli.py ``command``) before anything loads; the command-line
 tests at the end show that for a few keys, with the message alone and no run folder left behind.
 """
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from fer import config
+from fer.run import config
 from tests.helpers import run_cli
 
 UNBOUNDED = {"seed", "split_seed", "data_seed"}  # any integer is a seed

@@ -8,9 +8,9 @@ import timm
 from omegaconf import OmegaConf
 
 import fer.models.shallow_cnn  # noqa: F401  (registers fer_shallow_cnn with timm)
-from fer import config
-from fer.config import compose_config
 from fer.data.registry import make_source
+from fer.run import config
+from fer.run.config import compose_config
 
 CONF = Path(__file__).parents[1] / "conf"
 GROUPS = [

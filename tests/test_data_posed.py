@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer.config import FacesConfig, compose_config
 from fer.data.cleaning import clean
 from fer.data.decode import DataError
 from fer.faces.box import centre_square, square
 from fer.faces.cropper import FaceCropper
+from fer.run.config import FacesConfig, compose_config
 from tests.helpers import check_run_dir, decoded_of, face, shared_data, snapshot, splits_of, write_fer2013_csv
 
 EXPRESSIONS = ["AF", "AN", "DI", "HA", "NE", "SA", "SU"]

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from fer.callbacks.clip_accuracy import group_accuracy
-from fer.config import compose_config
 from fer.data.video import frame_indices
+from fer.run.config import compose_config
 from fer.train import train
 from tests.helpers import shared_data, splits_of
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 import yaml
 
-from fer.config import compose_config
 from fer.data.device import DeviceLoader, device_augmentation
+from fer.run.config import compose_config
 from fer.train import train
 from tests.helpers import datamodule_of, splits_of
 

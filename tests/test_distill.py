@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer.config import compose_config
 from fer.data.pipeline import Splits, build_splits
-from fer.distill import teacher_probabilities, teacher_targets
+from fer.run.config import compose_config
 from fer.train import train
+from fer.training.distill import teacher_probabilities, teacher_targets
 
 FAST = ["debug=fast", "backbone=shallow_cnn", "logger=none", "callbacks.progress=plain"]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fer.config import compose_config
 from fer.ensemble import ensemble
+from fer.run.config import compose_config
 from fer.train import train
 
 COMMON = ["debug=fast", "logger=none", "callbacks.progress=plain"]

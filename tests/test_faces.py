@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from torch import nn
 
-from fer.config import FacesConfig
 from fer.faces import mtcnn
 from fer.faces.align import TEMPLATE, aligned_crop, similarity
 from fer.faces.box import iou
 from fer.faces.cropper import FaceCropper, face_crop
 from fer.faces.detector import build_detector
 from fer.faces.track import Smoother, Tracker
+from fer.run.config import FacesConfig
 from tests.helpers import shared_data
 
 
@@ -101,8 +101,8 @@ def test_alignment_levels_the_eyes_of_a_tilted_face_and_frames_it_as_fer2013(deg
 
 
 def test_datasets_and_predict_crop_the_same_photo_alike():
-    from fer.frames import Frame
-    from fer.runtime import Predictor
+    from fer.inference.frames import Frame
+    from fer.inference.runtime import Predictor
 
     class Model:  # what Predictor needs of a model to crop
         image_size, input_size, classes = 48, 48, ["happy"]
@@ -173,8 +173,8 @@ def test_the_grey_networks_equal_the_colour_ones_on_grey_input():
 
 
 def test_between_searches_a_video_follows_its_faces_where_they_were():
-    from fer.frames import Frame
-    from fer.runtime import Predictor
+    from fer.inference.frames import Frame
+    from fer.inference.runtime import Predictor
 
     class Model:
         image_size, input_size, classes = 48, 48, ["happy"]

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from fer.checkpoint import read
-from fer.config import compose_config
 from fer.models.optim import build_optimizer
+from fer.run.checkpoint import read
+from fer.run.config import compose_config
 from fer.train import train
 
 

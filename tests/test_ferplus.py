@@ -9,7 +9,7 @@ import torch
 
 from fer.data.decode import DataError
 from fer.data.ferplus import process_votes
-from fer.labels import EMOTIONS
+from fer.data.labels import EMOTIONS
 from tests.helpers import datamodule_of, decoded_of, face, fer_rows, shared_data, splits_of, write_fer2013_csv
 
 HEADER = [

@@ -7,14 +7,14 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from fer.callbacks.unfreezing import Unfreezing
 from fer.data.datamodule import FERDataModule
-from fer.data.features import FeatureDataModule, compute_features
-from fer.finetune import Frozen, Full, Staged, build_strategy
+from fer.data.feature_cache import FeatureDataModule, compute_features
 from fer.models.classifier import EmotionClassifier
 from fer.models.stages import body_stages, head_names
+from fer.training.finetune import Frozen, Full, Staged, build_strategy
 from tests.helpers import backbone_config, datamodule_of
 
-STAGED = {"_target_": "fer.finetune.Staged", "head_epochs": 1, "unfreeze_every": 1, "lr_decay": 0.5}
-FROZEN = {"_target_": "fer.finetune.Frozen", "lr_decay": 1.0}
+STAGED = {"_target_": "fer.training.finetune.Staged", "head_epochs": 1, "unfreeze_every": 1, "lr_decay": 0.5}
+FROZEN = {"_target_": "fer.training.finetune.Frozen", "lr_decay": 1.0}
 
 
 def make_model(finetune: dict, option: str = "resnet18") -> EmotionClassifier:

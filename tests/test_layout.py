@@ -172,3 +172,8 @@ def test_the_datamodule_batches_and_train_reads_top_to_bottom():
             if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
                 sizes[node.name] = node.end_lineno - node.lineno + 1
     assert sizes["FERDataModule"] <= 120 and sizes["train"] <= 50, sizes
+
+
+def test_the_top_level_holds_the_commands_and_the_libraries_live_in_subpackages():
+    top = {f"fer.{p.stem}" for p in FER.glob("*.py") if p.stem != "__init__"}
+    assert top == {e for e in ENTRY_POINTS if e.count(".") == 1}

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fer.config import compose_config
+from fer.run.config import compose_config
 from fer.train import train
 
 

@@ -10,10 +10,10 @@ import pytest
 import timm
 import torch
 
-from fer.callbacks.evolution import Evolution, mutate
-from fer.checkpoint import read
-from fer.config import compose_config
+from fer.callbacks.pathnet_evolution import Evolution, mutate
 from fer.models.pathnet import PathNet
+from fer.run.checkpoint import read
+from fer.run.config import compose_config
 from fer.train import train
 
 SMALL = [

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from fer.config import compose_config
 from fer.export import export
+from fer.inference.runtime import OnnxModel, TorchModel, load
 from fer.predict import predict
-from fer.runtime import OnnxModel, TorchModel, load
+from fer.run.config import compose_config
 from tests.helpers import shared_data
 
 
@@ -29,8 +29,8 @@ def lines(output: Path) -> list[dict]:
 
 def kdef_faces(count: int = 16) -> np.ndarray:
     """Real faces, cropped and resized as predict does, as a uint8 batch (count, 1, 48, 48)."""
-    from fer.config import FacesConfig
     from fer.faces.cropper import FaceCropper
+    from fer.run.config import FacesConfig
 
     cropper = FaceCropper(48, 0.15, asdict(FacesConfig()))
     photos = sorted(shared_data("kdef_sample").glob("*.jpg"))[:count]
@@ -143,7 +143,7 @@ def test_predict_on_a_video_skips_frames_and_writes_an_annotated_video(checkpoin
 
 
 def test_a_video_cut_short_is_reported_with_both_counts(tmp_path):
-    from fer.frames import Tally, frames
+    from fer.inference.frames import Tally, frames
 
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
@@ -160,7 +160,7 @@ def test_a_video_cut_short_is_reported_with_both_counts(tmp_path):
 
 
 def test_timeline_lines_break_where_a_face_was_missing():
-    from fer.timeline import with_gaps
+    from fer.inference.timeline import with_gaps
 
     rows = [{"frame": f, "seconds": f / 10, "track": 0, "happy": 0.5} for f in (0, 2, 8, 10)]
     position = {f: i for i, f in enumerate(range(0, 12, 2))}  # every 2nd frame classified

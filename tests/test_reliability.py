@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from fer import checkpoint as ckpt_module
-from fer.checkpoint import AtomicCheckpointIO
-from fer.config import compose_config
 from fer.data.arrays import FaceArrays
 from fer.data.cache import load_cached, save_cached
 from fer.data.decode import DataError
 from fer.models.weights import WeightsUnavailable
+from fer.run import checkpoint as ckpt_module
+from fer.run.checkpoint import AtomicCheckpointIO
+from fer.run.config import compose_config
 from fer.train import train
 from tests.helpers import face, fer_rows, run_cli, splits_of, write_fer2013_csv
 
@@ -250,7 +250,7 @@ def test_absurd_onnx_metadata_is_refused(tmp_path):
     import onnx
 
     from fer.export import export
-    from fer.runtime import OnnxModel
+    from fer.inference.runtime import OnnxModel
 
     cfg = compose_config(
         "train", ["debug=fast", "backbone=shallow_cnn", "logger=none", "test=false"], tmp_path / "r"

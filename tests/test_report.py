@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fer.config import compose_config
 from fer.report import COLUMNS, report
+from fer.run.config import compose_config
 from fer.train import train
 
 ROOT = Path(__file__).parents[1]

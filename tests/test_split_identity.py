@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from fer.checkpoint import SplitMismatch, read
-from fer.config import compose_config
 from fer.ensemble import ensemble
-from fer.evaluation import evaluate_checkpoint
+from fer.run.checkpoint import SplitMismatch, read
+from fer.run.config import compose_config
+from fer.run.evaluation import evaluate_checkpoint
 from fer.train import train
 from tests.helpers import write_ckplus48
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer.sweep import aggregate, aggregate_markdown
+from fer.run.sweep import aggregate, aggregate_markdown
 from fer.train import train
 from tests.helpers import check_run_dir, run_cli, write_ckplus48
 

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
+from fer.data.labels import FER2013_CLASSES
 from fer.data.synthetic_faces import synthetic_faces
-from fer.labels import FER2013_CLASSES
 from tests.helpers import datamodule_of, splits_of
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer.config import compose_config
 from fer.eval import evaluate
+from fer.run.config import compose_config
 from fer.train import train
 from tests.helpers import check_run_dir, run_cli
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer.checkpoint import read
-from fer.config import compose_config
-from fer.evaluation import evaluate_checkpoint
 from fer.models.classifier import EmotionClassifier
+from fer.run.checkpoint import read
+from fer.run.config import compose_config
+from fer.run.evaluation import evaluate_checkpoint
 from fer.train import train
-from fer.transfer import init_from
+from fer.training.transfer import init_from
 from tests.helpers import run_cli, write_ckplus48
 
 
@@ -136,8 +136,8 @@ def test_the_matrix_command_scores_each_source_on_each_target(source, tmp_path):
 def test_the_matrix_names_every_source_apart_and_checks_its_targets_first(source, tmp_path):
     from hydra import initialize_config_module
 
-    from fer.config import CONF_MODULE
     from fer.crossdata import crossdata, source_names
+    from fer.run.config import CONF_MODULE
 
     def matrix(*overrides: str):
         cfg = compose_config("crossdata", list(overrides), tmp_path)

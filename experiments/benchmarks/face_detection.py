@@ -37,9 +37,9 @@ BACKGROUNDS = [  # scikit-image's bundled sample photos with no person in them
     "text", "gravel", "brick", "grass", "horse", "logo", "retina",
 ]  # fmt: skip
 
-from fer.config import FacesConfig  # noqa: E402
 from fer.faces.box import iou  # noqa: E402
 from fer.faces.detector import build_detector  # noqa: E402
+from fer.run.config import FacesConfig  # noqa: E402
 
 
 @dataclass

@@ -30,10 +30,10 @@ from hydra import compose, initialize_config_module  # noqa: E402
 from loop_throughput import StepTimer, timing_trainer  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from fer.config import CONF_MODULE  # noqa: E402
 from fer.data.datamodule import FERDataModule  # noqa: E402
 from fer.data.pipeline import build_splits  # noqa: E402
 from fer.models.classifier import EmotionClassifier  # noqa: E402
+from fer.run.config import CONF_MODULE  # noqa: E402
 
 PATHS = {"worker": "light", "device": "device"}  # path -> augment option with the same jitter
 TRAIN_FACES = 28_709  # FER2013's Training split: the epoch the last column times

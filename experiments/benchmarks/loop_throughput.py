@@ -22,10 +22,10 @@ import torch  # noqa: E402
 from hydra import compose, initialize_config_module  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from fer.config import CONF_MODULE  # noqa: E402
 from fer.data.datamodule import FERDataModule  # noqa: E402
 from fer.data.pipeline import build_splits  # noqa: E402
 from fer.models.classifier import EmotionClassifier  # noqa: E402
+from fer.run.config import CONF_MODULE  # noqa: E402
 
 
 class StepTimer(L.Callback):

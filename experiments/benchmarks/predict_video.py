@@ -24,7 +24,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer.config import compose_config  # noqa: E402
+from fer.run.config import compose_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 KDEF = ROOT.parent / "shared" / "data" / "kdef_sample"
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="classify every N-th frame")
     args = parser.parse_args()
     from fer.export import export
-    from fer.runtime import OnnxModel, TorchModel
+    from fer.inference.runtime import OnnxModel, TorchModel
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -1,6 +1,6 @@
 """Attributions over a split for one model or several side by side: the same faces, the same method.
 
-Each model rebuilds its own run's split (checked as every command checks it, ``fer.checkpoint``), or
+Each model rebuilds its own run's split (checked as every command checks it, ``fer.run.checkpoint``), or
 with ``data=`` that dataset over the classes it shares with the model. The faces studied are those in
 every model's split whose emotion every model knows, a seeded sample of them, each shown to each model
 at that model's input size. Per model and method, deletion and insertion curves are measured against
@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from fer.attribution import faithfulness, methods, regions
-from fer.checkpoint import own_dataset, read, shared_datamodule
+from fer.data.labels import canonical
 from fer.data.pipeline import SPLITS
-from fer.labels import canonical
-from fer.runtime import TorchModel
+from fer.inference.runtime import TorchModel
+from fer.run.checkpoint import own_dataset, read, shared_datamodule
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import csv
 import io
 from pathlib import Path
 
-from fer.atomic import atomic_write_text
 from fer.attribution.regions import REGIONS
+from fer.run.atomic import atomic_write_text
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

@@ -1,6 +1,6 @@
 """The run's two checkpoints: ``best.ckpt`` (the ``callbacks.checkpoint`` entry) and ``last.ckpt``.
 
-Both are written through :class:`fer.checkpoint.AtomicCheckpointIO`. Without a validation split
+Both are written through :class:`fer.run.checkpoint.AtomicCheckpointIO`. Without a validation split
 (``data.val_fraction=0``: the trainer skips validation) there is nothing to choose by, and
 ``best.ckpt`` holds the latest epoch.
 """

@@ -15,7 +15,7 @@ from fer.callbacks.checkpoints import LastCheckpoint
 from fer.callbacks.clip_accuracy import ClipAccuracy
 from fer.callbacks.finite_loss import FiniteLoss
 from fer.callbacks.progress import PlainProgress
-from fer.callbacks.run_report import RunReport
+from fer.callbacks.run_record import RunRecord
 from fer.data.pipeline import Splits
 
 PROGRESS = ("auto", "bar", "plain")  # callbacks.progress
@@ -57,7 +57,7 @@ def build_callbacks(cfg: Mapping, run_dir: Path, meta: dict, splits: Splits) -> 
     return [
         *configured(cfg),
         LastCheckpoint(run_dir / "checkpoints"),
-        RunReport(run_dir, meta),
+        RunRecord(run_dir, meta),
         FiniteLoss(),
         TQDMProgressBar() if show_bar(cfg["progress"]) else PlainProgress(),
         *([] if groups is None else [ClipAccuracy(groups)]),

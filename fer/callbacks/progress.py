@@ -6,7 +6,7 @@ import time
 
 import lightning as L
 
-from fer.callbacks.run_report import EPOCH_KEYS
+from fer.callbacks.run_record import EPOCH_KEYS
 
 
 class PlainProgress(L.Callback):

@@ -14,7 +14,7 @@ from fer.models.stages import body_stages, frozen_modules, head_names
 
 
 class Unfreezing(L.Callback):
-    """``strategy``: anything with ``unfrozen(epoch, num_stages)`` (a fer.finetune.Strategy)."""
+    """``strategy``: anything with ``unfrozen(epoch, num_stages)`` (a fer.training.finetune.Strategy)."""
 
     def __init__(self, strategy):
         self.strategy = strategy

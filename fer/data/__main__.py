@@ -8,9 +8,9 @@ import json
 import hydra
 from omegaconf import DictConfig
 
-from fer.cli import command
-from fer.config import CONF_PATH, InspectDataConfig
 from fer.data.pipeline import build_splits
+from fer.run.cli import command
+from fer.run.config import CONF_PATH, InspectDataConfig
 
 
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="inspect_data")

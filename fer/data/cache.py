@@ -5,7 +5,7 @@ below the root (strict mode judges folders too: an empty or unknown class folder
 loader's own settings, so the cache is rebuilt when any of them changes. The cache lives
 under ``paths.cache_dir`` (never under ``data.root``, which is not written).
 
-The cache is optional. Writes go through :mod:`fer.atomic` (a temporary file of their own,
+The cache is optional. Writes go through :mod:`fer.run.atomic` (a temporary file of their own,
 flushed and renamed into place), so concurrent runs never collide; a cache folder that cannot be
 written, or a cached file that cannot be read, is reported once and bypassed.
 """
@@ -23,8 +23,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from fer.atomic import atomic_write
 from fer.data.arrays import FaceArrays
+from fer.run.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 FORMAT = 1  # bump when the cached layout changes
@@ -49,7 +49,7 @@ def source_key(root: Path, files: list[Path], settings: dict, folders: bool) -> 
 
 
 def write_optional(path: Path, write: Callable[[BinaryIO], object], what: str) -> bool:
-    """:func:`fer.atomic.atomic_write` for a file that only saves time (a cache): False, with a warning
+    """:func:`fer.run.atomic.atomic_write` for a file that only saves time (a cache): False, with a warning
     naming ``what``, where it cannot be written."""
     try:
         atomic_write(path, write)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fer.config import CKPlusDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.decode import DataError, Problems, list_images
 from fer.data.folders import Entry, Resize, class_folder_entries, read_entries
+from fer.data.labels import EMOTIONS
 from fer.data.source import Source
 from fer.faces.cropper import crop_settings, dataset_cropper
-from fer.labels import EMOTIONS
+from fer.run.config import CKPlusDataConfig
 
 CKPLUS_CLASSES = ["angry", "contempt", "disgust", "fear", "happy", "sad", "surprise"]
 EMOTION_CODES = ["neutral", "angry", "contempt", "disgust", "fear", "happy", "sad", "surprise"]

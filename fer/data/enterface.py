@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fer.data.labels import canonical
 from fer.data.video import VideoClipsSource
-from fer.labels import canonical
 
 NAME = re.compile(r"^s_?(\d+)_(an|di|fe|ha|sa|su)_(\d+)$", re.IGNORECASE)
 SUBJECT_FOLDER = re.compile(r"^subject\s*(\d+)$", re.IGNORECASE)

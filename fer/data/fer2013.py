@@ -22,8 +22,8 @@ import numpy as np
 from fer.data.arrays import FaceArrays
 from fer.data.decode import DataError, Problems, list_images
 from fer.data.folders import Resize, read_class_folders
+from fer.data.labels import FER2013_CLASSES
 from fer.data.source import Source
-from fer.labels import FER2013_CLASSES
 
 USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 OWN_SPLITS = ", ".join(f"{split} = {usage}" for usage, split in USAGE.items())  # for the protocol note

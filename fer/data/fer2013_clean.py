@@ -18,7 +18,7 @@ from fer.data.arrays import FaceArrays
 from fer.data.decode import DataError, Problems, list_images
 from fer.data.fer2013 import FER2013Source, find_csv
 from fer.data.folders import Resize, read_class_folders
-from fer.labels import FER2013_CLASSES
+from fer.data.labels import FER2013_CLASSES
 
 FIVE_CLASSES = ["angry", "disgust", "fear", "happy", "neutral"]
 

@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.config import FERPlusDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.decode import DataError, Problems
 from fer.data.fer2013 import USAGE, find_csv, read_fer2013_csv
 from fer.data.folders import Resize, decode_entries
+from fer.data.labels import EMOTIONS, canonical
 from fer.data.source import Source
-from fer.labels import EMOTIONS, canonical
+from fer.run.config import FERPlusDataConfig
 
 VOTE_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
 SCHEMES = ("majority", "plurality", "probability", "crossentropy")

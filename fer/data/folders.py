@@ -18,7 +18,7 @@ import numpy as np
 
 from fer.data.arrays import FaceArrays
 from fer.data.decode import DataError, Problems, UnreadableImage, list_images, read_grey, shown
-from fer.labels import canonical
+from fer.data.labels import canonical
 
 Entry = tuple[Path, int, str]  # file, label index, source split ("train"/"val"/"test"/"")
 Framing = Callable[[np.ndarray], tuple[np.ndarray, bool]]  # grey -> (square uint8 image, face found)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fer.data.labels import canonical
 from fer.data.posed import PosedFacesSource
-from fer.labels import canonical
 
 NAME = re.compile(r"^([A-Z]{2})\.(AN|DI|FE|HA|NE|SA|SU)(\d+)\.(\d+)$", re.IGNORECASE)
 

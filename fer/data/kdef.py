@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fer.config import KDEFDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.decode import Problems
+from fer.data.labels import canonical
 from fer.data.posed import PosedFacesSource
-from fer.labels import canonical
+from fer.run.config import KDEFDataConfig
 
 NAME = re.compile(r"^([AB])([FM])(\d{2})(AF|AN|DI|HA|NE|SA|SU)(FL|HL|S|HR|FR)$", re.IGNORECASE)
 ANGLES = ("FL", "HL", "S", "HR", "FR")

@@ -5,7 +5,7 @@
 
 :func:`build_splits` runs it; a command passes the steps it needs (``hold_out``, ``soft_targets``)
 and nothing changes the result afterwards. :func:`split` starts from a source already read, for
-commands that first look at the classes a dataset has (:func:`fer.checkpoint.shared_splits`). The
+commands that first look at the classes a dataset has (:func:`fer.run.checkpoint.shared_splits`). The
 same inputs give the same splits on every machine: a checkpoint stores them all (its ``data``
 section and the run's seed), so any command rebuilds the run's own test split.
 """
@@ -22,15 +22,15 @@ from types import MappingProxyType
 
 import numpy as np
 
-from fer.atomic import atomic_write_text
 from fer.data.arrays import FaceArrays
 from fer.data.cleaning import clean
 from fer.data.decode import DataError
+from fer.data.labels import select_classes
 from fer.data.registry import make_source
 from fer.data.source import Decoded, Source
 from fer.data.splits import assign
 from fer.data.summary import duplicates_summary, split_counts, split_digest, subject_overlap
-from fer.labels import select_classes
+from fer.run.atomic import atomic_write_text
 
 SPLITS = ("train", "val", "test")
 # the training split's arrays and classes -> (soft targets (N, K), what to report about them)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fer.config import FullFrameDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.decode import IMAGE_SUFFIXES, DataError, Problems
 from fer.data.folders import Entry, read_entries
+from fer.data.labels import EMOTIONS
 from fer.data.source import Source
 from fer.faces.cropper import crop_settings, dataset_cropper
-from fer.labels import EMOTIONS
+from fer.run.config import FullFrameDataConfig
 
 
 class PosedFacesSource(Source):

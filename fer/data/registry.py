@@ -1,7 +1,7 @@
 """The datasets by name (``data.name``, the options of conf/data/): the one list of them.
 
 A class is imported when its dataset is used, so a run on FER2013 never imports the video readers.
-This module imports nothing of fer's, so fer/config.py reads the names from here.
+This module imports nothing of fer's, so fer/run/config.py reads the names from here.
 """
 
 from __future__ import annotations

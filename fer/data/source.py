@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from fer.config import DataConfig, typed
 from fer.data.arrays import FaceArrays
 from fer.data.cache import load_cached, save_cached, source_key
 from fer.data.decode import DataError, Problems
+from fer.run.config import DataConfig, typed
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Decoded:
 
 
 class Source:
-    """A dataset family. Built from its ``data`` section, checked against ``schema`` (fer/config.py:
+    """A dataset family. Built from its ``data`` section, checked against ``schema`` (fer/run/config.py:
     defaults filled in, unknown keys refused)."""
 
     name = "base"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer.config import SyntheticDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.folders import Resize
+from fer.data.labels import FER2013_CLASSES
 from fer.data.source import Decoded, Source
 from fer.data.synthetic_faces import synthetic_faces
-from fer.labels import FER2013_CLASSES
+from fer.run.config import SyntheticDataConfig
 
 
 class SyntheticSource(Source):

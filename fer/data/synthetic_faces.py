@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fer.labels import FER2013_CLASSES
+from fer.data.labels import FER2013_CLASSES
 
 CANVAS = 192  # drawing resolution; images are area-downsampled to ``size``
 _SUB = 16  # fixed-point factor for cv2's sub-pixel drawing

@@ -17,12 +17,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.config import VideoDataConfig
 from fer.data.arrays import FaceArrays
 from fer.data.decode import DataError, Problems, UnreadableImage, shown
+from fer.data.labels import EMOTIONS
 from fer.data.source import Source
 from fer.faces.cropper import crop_settings, dataset_cropper
-from fer.labels import EMOTIONS
+from fer.run.config import VideoDataConfig
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv")
 CLIP_SEPARATOR = "#"  # image names: <clip path relative to data.root>#<frame index>

@@ -1,4 +1,4 @@
-"""The face detector a ``faces`` config section asks for (fer/config.py FacesConfig)."""
+"""The face detector a ``faces`` config section asks for (fer/run/config.py FacesConfig)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from fer.faces.box import Face
-from fer.onnx_session import cpu_session
+from fer.inference.onnx_session import cpu_session
 
 WEIGHTS_PACKAGE = "mtcnn"  # the PyPI distribution whose wheel holds the weights
 

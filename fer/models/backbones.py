@@ -18,8 +18,8 @@ from torch import nn
 
 import fer.models.pathnet  # noqa: F401  (registers fer_pathnet with timm)
 import fer.models.shallow_cnn  # noqa: F401  (registers fer_shallow_cnn with timm)
-from fer.config import BackboneConfig, typed
 from fer.models.weights import load_pretrained
+from fer.run.config import BackboneConfig, typed
 
 
 class EmotionNet(nn.Module):

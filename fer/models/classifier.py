@@ -21,19 +21,19 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from fer.config import BackboneConfig, FinetuneConfig, LossConfig, OptimConfig, finetune_section, typed
 from fer.models.backbones import build_backbone
-from fer.models.heads import linear_head, rows, rows_by_name
+from fer.models.class_rows import linear_head, rows, rows_by_name
 from fer.models.mixing import mix
 from fer.models.optim import build_optimizer, build_scheduler, param_groups
 from fer.models.tta import MODES, predict
+from fer.run.config import BackboneConfig, FinetuneConfig, LossConfig, OptimConfig, finetune_section, typed
 
 SAMPLES_PER_KIND = 24  # test faces kept for the sample-predictions table: this many right, this many wrong
 
 
 @dataclass
 class TestResults:
-    """What a test pass found beyond the logged scalars, for :class:`fer.callbacks.run_report.RunReport`."""
+    """What a test pass found beyond the logged scalars, for :class:`fer.callbacks.run_record.RunRecord`."""
 
     per_class_recall: dict[str, float]
     confusion_matrix: list[list[int]]  # rows: true class, columns: predicted
@@ -87,7 +87,7 @@ class EmotionClassifier(L.LightningModule):
             }
         )
         self.classes = list(classes)
-        self.net, self.weights_report = build_backbone(
+        self.net, self.weights_loaded = build_backbone(
             self.hparams.backbone, len(self.classes), load_weights=load_weights
         )
         if channels_last:

@@ -7,7 +7,7 @@ modules are conv blocks on the face, or, with ``base`` (a fer checkpoint), small
 the frozen feature map of that run's network: the meta-transfer setting of Nguyen et al. (2018,
 arXiv 1805.09946).
 
-Which path trains when is decided by evolution (:mod:`fer.callbacks.evolution`). When a task
+Which path trains when is decided by evolution (:mod:`fer.callbacks.pathnet_evolution`). When a task
 ends, :meth:`PathNet.next_task` freezes the modules of its best path (their weights never change
 again), re-initialises every other module and records the path in
 ``task_paths``: a checkpoint holds the frozen set and each finished task's path.
@@ -23,8 +23,8 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from torch import nn
 
 import fer.models.shallow_cnn  # noqa: F401  (a base may be the shallow CNN: registers it with timm)
-from fer.checkpoint_file import read_checkpoint
 from fer.models.dense_head import DenseHead
+from fer.run.checkpoint_file import read_checkpoint
 
 GROUPS = 8  # group-norm groups per module layer (fewer where a module has fewer channels)
 

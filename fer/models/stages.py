@@ -1,5 +1,5 @@
 """A backbone's stages: timm's coarse parameter groups (``group_matcher``), stem first and classifier
-last. Which of them train in an epoch is the fine-tuning strategy's (fer/finetune.py), and
+last. Which of them train in an epoch is the fine-tuning strategy's (fer/training/finetune.py), and
 :class:`fer.callbacks.unfreezing.Unfreezing` applies it.
 """
 

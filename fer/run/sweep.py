@@ -10,7 +10,7 @@
   count of every test metric (a k-fold run's result).
 
 The files are rewritten after each job, so a sweep stopped half-way still has them.
-``python -m fer.sweep SWEEP_DIR`` rewrites them, e.g. once SLURM jobs have finished.
+``python -m fer.run.sweep SWEEP_DIR`` rewrites them, e.g. once SLURM jobs have finished.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from fer.atomic import atomic_write_text
+from fer.run.atomic import atomic_write_text
 
 GROUPED_OVER = ("data.fold=", "seed=")  # overrides that make repeats of one experiment
 
@@ -177,7 +177,7 @@ def summarise(sweep_dir: Path) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m fer.sweep",
+        prog="python -m fer.run.sweep",
         description="Rewrite a sweep's sweep.csv and aggregate (mean ± std over folds and seeds).",
     )
     parser.add_argument("sweep_dir", type=Path, help="a multirun folder (logs/<task>/multiruns/<time>)")

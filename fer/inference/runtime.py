@@ -18,14 +18,14 @@ import cv2
 import numpy as np
 import torch
 
-from fer.checkpoint import load_classifier, preprocessing
 from fer.data.transforms import eval_transform
 from fer.faces.box import Face
 from fer.faces.cropper import face_crop
 from fer.faces.detector import build_detector
 from fer.faces.track import Smoother, Tracker
-from fer.frames import Frame, Tally, frames
-from fer.onnx_session import cpu_session
+from fer.inference.frames import Frame, Tally, frames
+from fer.inference.onnx_session import cpu_session
+from fer.run.checkpoint import load_classifier, preprocessing
 
 METADATA_KEY = "fer"  # ONNX metadata_props key holding the preprocessing as JSON
 

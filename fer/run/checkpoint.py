@@ -4,7 +4,7 @@ A checkpoint is Lightning's, loaded with ``weights_only=True`` (plain containers
 never code). Its ``hyper_parameters`` hold the classes and the complete config sections the
 model was trained with (``backbone``, ``optim``, ``finetune``, ``loss``, ``data``, ``tta``,
 ...), so the model, its classes, its preprocessing and its dataset are rebuilt from the file
-alone; ``callbacks.RunReport`` holds the run's record (history, training time, metadata).
+alone; ``callbacks.RunRecord`` holds the run's record (history, training time, metadata).
 Every entry point (eval, predict, export, explain) and the runtimes load through here, and
 training resumes through :func:`resume_checkpoint`.
 
@@ -25,19 +25,22 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from fer.atomic import atomic_write, partial_path
-from fer.checkpoint_file import NotACheckpoint, read_checkpoint
-from fer.config import DataConfig, FullFrameDataConfig
+from fer.callbacks.run_record import RECORD_KEY
 from fer.data.datamodule import FERDataModule
+from fer.data.labels import canonical
 from fer.data.pipeline import Splits, read_source
 from fer.data.pipeline import split as split_data
 from fer.data.registry import name_of_target
 from fer.data.summary import split_digest
-from fer.labels import canonical
 from fer.models.classifier import EmotionClassifier
+from fer.run.atomic import atomic_write, partial_path
+from fer.run.checkpoint_file import NotACheckpoint, read_checkpoint
+from fer.run.config import DataConfig, FullFrameDataConfig
 
 log = logging.getLogger(__name__)
-RETIRED_DATA_KEYS = ("cache_dir",)  # data keys of old checkpoints (before fer/config.py; now paths.cache_dir)
+RETIRED_DATA_KEYS = (
+    "cache_dir",
+)  # data keys of old checkpoints (before fer/run/config.py; now paths.cache_dir)
 PREVIOUS_SUFFIX = ".prev.ckpt"  # last.ckpt's previous version: last.prev.ckpt
 
 
@@ -46,7 +49,7 @@ class SplitMismatch(ValueError):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, made safe against kills on any filesystem (fer/atomic.py);
+    """Lightning's checkpoint writer, made safe against kills on any filesystem (fer/run/atomic.py);
     ``last.ckpt``'s previous version is kept as ``last.prev.ckpt`` once the new one is written."""
 
     def save_checkpoint(
@@ -119,7 +122,7 @@ def load_classifier(path: str | Path, **overrides) -> tuple[EmotionClassifier, d
 
 def run_record(checkpoint: Mapping) -> dict:
     """What the run recorded about itself (dataset, seed, test split ...); empty for foreign files."""
-    return dict(checkpoint.get("callbacks", {}).get("RunReport", {}).get("meta", {}))
+    return dict(checkpoint.get("callbacks", {}).get(RECORD_KEY, {}).get("meta", {}))
 
 
 def data_section(checkpoint: Mapping, data: Mapping | None = None) -> dict:

@@ -2,7 +2,7 @@
 
 A run started from another dataset's model keeps the rows of the classes both datasets share
 and starts the others at zero; a model evaluated on another dataset keeps only the rows of the
-classes that dataset has. Names are matched through the emotion vocabulary (fer/labels.py:
+classes that dataset has. Names are matched through the emotion vocabulary (fer/data/labels.py:
 ``anger``/``angry``, ``sadness``/``sad``, ...).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from fer.labels import canonical
+from fer.data.labels import canonical
 
 
 def linear_head(backbone: nn.Module) -> nn.Linear:

@@ -2,7 +2,7 @@
 
 The network's weights carry over (the checkpoint's saved weights: the moving average where the
 run kept one); so do the classifier rows of the classes both datasets share, matched by name
-(fer/models/heads.py); the rows of new classes start at zero (uniform predictions among them),
+(fer/models/class_rows.py); the rows of new classes start at zero (uniform predictions among them),
 and the source's other classes are dropped. A checkpoint of another architecture, input size
 or input channels is refused, naming both. A PathNet checkpoint starts a new task: its best
 path's modules are frozen and the others re-initialised (fer/models/pathnet.py). Chains
@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from fer.checkpoint import read
+from fer.models.class_rows import linear_head, rows, rows_by_name
 from fer.models.classifier import EmotionClassifier
-from fer.models.heads import linear_head, rows, rows_by_name
 from fer.models.pathnet import PathNet
 from fer.models.stages import head_names
+from fer.run.checkpoint import read
 
 log = logging.getLogger(__name__)
 MUST_MATCH = ("name", "input_size", "in_chans", "kwargs")  # backbone keys that make the same network

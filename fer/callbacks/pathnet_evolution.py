@@ -27,7 +27,7 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 
 from fer.models.pathnet import PathNet
-from fer.plots import plot_path
+from fer.run.plots import plot_path
 
 HISTORY_FIELDS = ["generation", "step", "winner", "winner_fitness", "loser", "loser_fitness"]  # evolution.csv
 

@@ -21,13 +21,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from fer.checkpoint import load_classifier
 from fer.data.arrays import FaceArrays, FaceDataset
 from fer.data.cache import DAMAGE, write_optional
 from fer.data.pipeline import SoftTargets
 from fer.data.transforms import eval_transform
-from fer.models.heads import rows_by_name
+from fer.models.class_rows import rows_by_name
 from fer.models.tta import predict
+from fer.run.checkpoint import load_classifier
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@
 
 - :class:`Full`: every parameter from the first step.
 - :class:`Frozen`: a linear probe. Only the new head trains; the backbone stays in eval mode
-  and its pooled features are computed once and cached (:mod:`fer.data.features`),
+  and its pooled features are computed once and cached (:mod:`fer.data.feature_cache`),
   so epochs after the first cost only the head.
 - :class:`Staged`: the pipeline of Akhand et al. (2021). The new head alone trains for
   ``head_epochs``; then the backbone's stages (timm's coarse groups) are unfrozen from
@@ -30,10 +30,10 @@ import lightning as L
 import torch
 from hydra.utils import get_class
 
-from fer.callbacks.evolution import Evolution
+from fer.callbacks.pathnet_evolution import Evolution
 from fer.callbacks.unfreezing import Unfreezing
 from fer.data.datamodule import FERDataModule
-from fer.data.features import FeatureDataModule
+from fer.data.feature_cache import FeatureDataModule
 from fer.models.backbones import EmotionNet
 from fer.models.pathnet import PathNet
 
@@ -47,7 +47,7 @@ class FinetunePlan:
 
 
 class Strategy:
-    """A fine-tuning strategy, built from its ``finetune`` config section (fer/config.py FinetuneConfig)."""
+    """A fine-tuning strategy, built from its ``finetune`` section (fer/run/config.py FinetuneConfig)."""
 
     name = "base"  # what reports call it
 
@@ -129,5 +129,7 @@ def build_strategy(cfg: Mapping) -> Strategy:
     """The strategy class that ``cfg["_target_"]`` names, built from ``cfg``."""
     cls = get_class(cfg["_target_"])
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-        raise ValueError(f"finetune._target_={cfg['_target_']!r}: expected a fer.finetune.Strategy class")
+        raise ValueError(
+            f"finetune._target_={cfg['_target_']!r}: expected a fer.training.finetune.Strategy class"
+        )
     return cls(cfg)

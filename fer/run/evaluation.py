@@ -17,9 +17,9 @@ import lightning as L
 from fer.callbacks.clip_accuracy import ClipAccuracy
 from fer.callbacks.compose import show_bar
 from fer.callbacks.progress import PlainProgress
-from fer.callbacks.run_report import RunReport
-from fer.checkpoint import load_classifier, shared_datamodule
+from fer.callbacks.run_record import RECORD_KEY, RunRecord
 from fer.data.summary import split_digest
+from fer.run.checkpoint import load_classifier, shared_datamodule
 
 SPLITS = ("test", "val", "all")
 RUN_FACTS = ("dataset", "train_images", "test_split", "test_images", "test_digest", "tta")
@@ -45,7 +45,7 @@ def evaluate_checkpoint(
     if shared != model.classes:
         model.keep_classes(shared)
     splits = datamodule.splits
-    record = checkpoint["callbacks"]["RunReport"]
+    record = checkpoint["callbacks"][RECORD_KEY]
     note = splits.report["protocol"]["note"]
     meta = {
         "dataset": splits.name,
@@ -59,7 +59,7 @@ def evaluate_checkpoint(
         # the training run's own facts, kept apart from this evaluation's
         "trained": {k: record["meta"].pop(k, None) for k in RUN_FACTS},
     }
-    report = RunReport.from_record(run_dir, record, meta)
+    report = RunRecord.from_record(run_dir, record, meta)
     groups = splits.group_of(split)
     tester = L.Trainer(
         **trainer,

@@ -242,11 +242,11 @@ class BackboneConfig:
 
 @dataclass
 class FinetuneConfig:
-    """``finetune``: which parameters train when (conf/finetune/, fer/finetune.py)."""
+    """``finetune``: which parameters train when (conf/finetune/, fer/training/finetune.py)."""
 
-    # the strategy class (fer/finetune.py): conf/finetune/ options full | frozen (linear probe on cached
-    # features) | staged (Akhand et al. 2021) | evolve (PathNet) name one each
-    _target_: str = "fer.finetune.Full"
+    # the strategy class (fer/training/finetune.py): conf/finetune/ options full | frozen (linear probe
+    # on cached features) | staged (Akhand et al. 2021) | evolve (PathNet) name one each
+    _target_: str = "fer.training.finetune.Full"
     # renamed: finetune=<option>
     strategy: Optional[str] = renamed("finetune=full|frozen|staged|evolve (its _target_ names the class)")
     # lr factor per stage below the head (1 = one lr for all)
@@ -263,11 +263,11 @@ class FinetuneConfig:
 
 
 def finetune_section(values: Mapping) -> dict:
-    """A ``finetune`` section; one saved before ``_target_`` named the class (a checkpoint's) names its
-    strategy by ``strategy`` (full, frozen, staged or evolve: classes Full, Frozen ... of fer/finetune.py)."""
+    """A ``finetune`` section. One saved in a checkpoint before ``_target_`` named the class names
+    its strategy by ``strategy``: full, frozen, staged or evolve (fer/training/finetune.py)."""
     values = dict(values)
     if values.get("strategy") is not None and "_target_" not in values:
-        values["_target_"] = f"fer.finetune.{values.pop('strategy').capitalize()}"
+        values["_target_"] = f"fer.training.finetune.{values.pop('strategy').capitalize()}"
     return values
 
 
@@ -308,7 +308,7 @@ class LossConfig:
     cutmix: float = bounded(0.0, 0)
     # none | balanced (weights N / (K * count) from the training split)
     class_weights: str = choice("none", "none", "balanced")
-    # a stronger fer checkpoint (same classes) whose soft targets are mixed in (fer/distill.py)
+    # a stronger fer checkpoint (same classes) whose soft targets are mixed in (fer/training/distill.py)
     distill_from: Optional[str] = None
     distill_weight: float = bounded(0.5, 0, 1)  # share of the teacher's probabilities in each training target
     # the teacher's softmax temperature (above 1: softer targets)
@@ -342,7 +342,8 @@ class TrainConfig:
     seed: int = 42  # seeds torch, numpy, python and dataloader workers
     # a checkpoint to continue (with hydra.run.dir=<its run dir> it finishes there)
     resume: Optional[str] = None
-    # a fer checkpoint whose network starts this run; shared classes' rows carried by name (fer/transfer.py)
+    # a fer checkpoint whose network starts this run; shared classes' rows carried by name
+    # (fer/training/transfer.py)
     init_from: Optional[str] = None
     test: bool = True  # evaluate the best checkpoint on the test split after training
     channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and tensor cores

@@ -1,5 +1,5 @@
 """What every command does around its work: check the composed config against the command's schema
-before anything loads (fer/config.py: unknown keys, choices, ranges, rules), and print the failures a
+before anything loads (fer/run/config.py: unknown keys, choices, ranges, rules), and print the failures a
 user can fix (a bad value, a missing data root, a refused checkpoint, weights that cannot be had) as
 their message alone, exiting with status 1. ``HYDRA_FULL_ERROR=1`` shows the traceback instead, and in
 a multirun the error goes to Hydra, which records the failed job and goes on with the others.
@@ -18,8 +18,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from fer.config import check
 from fer.models.weights import WeightsUnavailable
+from fer.run.config import check
 
 # what a user can fix from the message alone (ValueError: a bad value or file; OSError: a path)
 USER_ERRORS = (ValueError, OSError, WeightsUnavailable)

@@ -1,4 +1,4 @@
-"""``RunReport``: the files every run leaves in its directory, and their W&B copies.
+"""``RunRecord``: the files every run leaves in its directory, and their W&B copies.
 
 It records one row of metrics per epoch (``history.csv``), draws
 ``learning_curves.png`` when fitting ends, and when testing ends writes
@@ -18,14 +18,21 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 
-from fer.atomic import atomic_write_text
 from fer.models.classifier import TestResults
-from fer.plots import plot_confusion_matrix, plot_learning_curves, plot_samples
+from fer.run.atomic import atomic_write_text
+from fer.run.plots import plot_confusion_matrix, plot_learning_curves, plot_samples
 
 EPOCH_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc", "val/macro_f1")
 
 
-class RunReport(L.Callback):
+RECORD_KEY = "RunReport"  # its state's key in checkpoints: the class's name before it was RunRecord
+
+
+class RunRecord(L.Callback):
+    @property
+    def state_key(self) -> str:
+        return RECORD_KEY  # checkpoints written before the rename keep their record
+
     def __init__(self, run_dir: str | Path, meta: dict):
         self.run_dir = Path(run_dir)
         self.meta = dict(meta)
@@ -42,7 +49,7 @@ class RunReport(L.Callback):
         self._step_start = 0.0
 
     @classmethod
-    def from_record(cls, run_dir: str | Path, record: dict, meta: dict) -> RunReport:
+    def from_record(cls, run_dir: str | Path, record: dict, meta: dict) -> RunRecord:
         """The report of an evaluation: a checkpoint's record (history, time, best score), ``meta`` over
         its own."""
         report = cls(run_dir, {**record["meta"], **meta})
