@@ -62,13 +62,17 @@ class Strategy:
         """How many backbone stages, counted from the top, train in ``epoch`` (0-based)."""
         raise NotImplementedError
 
-    def plan(self, datamodule: FERDataModule, net: EmotionNet, run_dir: Path, seed: int) -> FinetunePlan:
-        """The callbacks and the data the strategy trains with."""
+    def check(self, net: EmotionNet) -> None:
+        """Refuse a network the strategy cannot train: PathNet trains by evolution only."""
         if isinstance(net.backbone, PathNet):
             raise ValueError(
                 f"finetune={self.name} with backbone PathNet: PathNet trains by evolution "
                 "(backbone=pathnet finetune=evolve)"
             )
+
+    def plan(self, datamodule: FERDataModule, net: EmotionNet, run_dir: Path, seed: int) -> FinetunePlan:
+        """The callbacks and the data the strategy trains with (checked against ``net`` first)."""
+        self.check(net)
         return FinetunePlan([Unfreezing(self)], datamodule)
 
 
@@ -79,8 +83,8 @@ class Full(Strategy):
         return num_stages
 
     def plan(self, datamodule: FERDataModule, net: EmotionNet, run_dir: Path, seed: int) -> FinetunePlan:
-        super().plan(datamodule, net, run_dir, seed)
-        return FinetunePlan([], datamodule)
+        self.check(net)
+        return FinetunePlan([], datamodule)  # nothing is ever frozen: no unfreezing callback
 
 
 class Frozen(Strategy):
@@ -90,8 +94,8 @@ class Frozen(Strategy):
         return 0
 
     def plan(self, datamodule: FERDataModule, net: EmotionNet, run_dir: Path, seed: int) -> FinetunePlan:
-        callbacks = super().plan(datamodule, net, run_dir, seed).callbacks
-        return FinetunePlan(callbacks, FeatureDataModule(datamodule, net))
+        self.check(net)
+        return FinetunePlan([Unfreezing(self)], FeatureDataModule(datamodule, net))
 
 
 class Staged(Strategy):
@@ -113,12 +117,15 @@ class Evolve(Strategy):
     def unfrozen(self, epoch: int, num_stages: int) -> int:
         return num_stages  # which modules train is the path's choice (fer/models/pathnet.py)
 
-    def plan(self, datamodule: FERDataModule, net: EmotionNet, run_dir: Path, seed: int) -> FinetunePlan:
+    def check(self, net: EmotionNet) -> None:
         if not isinstance(net.backbone, PathNet):
             raise ValueError(
                 f"finetune=evolve with backbone {type(net.backbone).__name__}: only PathNet trains by "
                 "evolution (backbone=pathnet finetune=evolve)"
             )
+
+    def plan(self, datamodule: FERDataModule, net: EmotionNet, run_dir: Path, seed: int) -> FinetunePlan:
+        self.check(net)
         faces = datamodule.dataset(FITNESS_SPLIT, augment=False)
         images = torch.stack([faces[i][0] for i in range(len(faces))])
         fitness = (images, torch.from_numpy(datamodule.splits.arrays[FITNESS_SPLIT].labels))
