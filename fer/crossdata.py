@@ -112,6 +112,7 @@ def crossdata(cfg: DictConfig) -> list[dict]:
                 split,
                 data=section,
                 tta=cfg.tta,
+                prior=cfg.prior,
                 seed=cfg.seed,
                 cache_dir=cfg.paths.cache_dir,
                 trainer=OmegaConf.to_container(cfg.trainer, resolve=True),

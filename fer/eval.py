@@ -32,6 +32,7 @@ def evaluate(cfg: DictConfig) -> dict:
             cfg.split,
             data=data,
             tta=cfg.get("tta"),
+            prior=cfg.prior,
             seed=cfg.seed,
             cache_dir=cfg.paths.cache_dir,
             trainer=OmegaConf.to_container(cfg.trainer, resolve=True),

@@ -44,6 +44,7 @@ def score(ckpt, out, seed=42, data=None, split="test"):
         split,
         data=data,
         tta=None,
+        prior="train",
         seed=seed,
         cache_dir=None,
         trainer={"accelerator": "cpu"},

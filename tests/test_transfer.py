@@ -89,6 +89,7 @@ def test_scoring_on_another_dataset_uses_the_shared_classes_and_lists_the_rest(s
         "all",
         data=data,
         tta=None,
+        prior="train",
         seed=0,
         cache_dir=None,
         trainer={"accelerator": "cpu"},
@@ -104,6 +105,35 @@ def test_scoring_on_another_dataset_uses_the_shared_classes_and_lists_the_rest(s
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["classes_left_out"][
         "not_in_data"
     ] == ["neutral"]
+
+
+def test_a_uniform_prior_lowers_each_logit_by_the_log_of_its_training_share():
+    spec = {"name": "fer_shallow_cnn", "in_chans": 1, "input_size": 48, "pretrained": False}
+    spec |= {"zero_head": False, "mean": [0.5], "std": [0.25]}
+    classes = ["happy", "sad", "neutral"]
+    model = EmotionClassifier(
+        classes, spec, {}, {}, {}, channels_last=False, tta="none", class_counts=[600, 300, 100]
+    ).eval()
+    x = torch.rand(4, 1, 48, 48)
+    before = model(x).detach()
+    model.assume_uniform_prior()
+    shift = before - model(x).detach()
+    assert torch.allclose(shift, torch.tensor([0.6, 0.3, 0.1]).log().expand(4, 3), atol=1e-5)
+    uncounted = EmotionClassifier(classes, spec, {}, {}, {}, channels_last=False, tta="none")
+    with pytest.raises(ValueError, match="prior=uniform needs the training split's count"):
+        uncounted.assume_uniform_prior()
+
+
+def test_a_uniform_prior_is_applied_before_the_shared_classes_are_kept_and_recorded(source, tmp_path):
+    root = tmp_path / "ck"
+    write_ckplus48(root)
+    data = compose_config("inspect_data", ["data=ckplus", f"data.root={root}"], tmp_path).data
+    common = dict(data=data, tta=None, seed=0, cache_dir=None, trainer={"accelerator": "cpu"}, loggers=[])
+    plain = evaluate_checkpoint(source, tmp_path / "plain", "all", prior="train", **common)
+    uniform = evaluate_checkpoint(source, tmp_path / "uniform", "all", prior="uniform", **common)
+    assert (plain["prior"], uniform["prior"]) == ("train", "uniform")
+    assert uniform["classes"] == plain["classes"] == ["happy", "sad"]
+    assert sum(map(sum, uniform["test/confusion_matrix"])) == sum(map(sum, plain["test/confusion_matrix"]))
 
 
 def test_the_matrix_command_scores_each_source_on_each_target(source, tmp_path):

@@ -130,6 +130,22 @@ class EmotionClassifier(L.LightningModule):
         self.hparams.classes = list(classes)
         self.make_metrics(len(classes))
 
+    def assume_uniform_prior(self) -> None:
+        """Answer as if every class were equally common (logit adjustment, Menon et al. 2021): each
+        class's logit loses the log of its share of the training split. For a target whose classes
+        are balanced by design (KDEF, JAFFE) when the training set's are not (FER2013, FER+). Call it
+        before :meth:`keep_classes`: the counts follow the classes the model was trained on."""
+        counts = self.hparams.class_counts
+        if counts is None or len(counts) != len(self.classes):
+            raise ValueError(
+                f"prior=uniform needs the training split's count of each of {self.classes}; "
+                f"the checkpoint holds {counts}"
+            )
+        head = linear_head(self.net.backbone)
+        share = torch.tensor(counts, dtype=head.bias.dtype, device=head.bias.device).clamp_min(1)
+        with torch.no_grad():
+            head.bias -= (share / share.sum()).log()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits from images ``(B, 1, H, W)``, or from cached pooled features ``(B, D)`` (linear probe)."""
         if x.ndim == 2:

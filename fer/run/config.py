@@ -26,6 +26,7 @@ from fer.data.registry import DATASETS
 CONF_PATH = "pkg://fer.conf"  # the YAML tree, installed as the package fer.conf (pyproject.toml)
 CONF_MODULE = "fer.conf"
 TTA_MODES = ("none", "flip", "shift", "ten_crop")  # fer/models/tta.py
+PRIORS = ("train", "uniform")  # class priors an evaluation assumes: EmotionClassifier.assume_uniform_prior
 
 
 class ConfigValueError(ValueError):
@@ -388,6 +389,7 @@ class EvalConfig:
     # test | val (choose settings such as tta on val, report on test) | all (every image)
     split: str = choice("test", "test", "val", "all")
     tta: Optional[str] = choice(None, *TTA_MODES)  # null = the run's own; or none | flip | shift | ten_crop
+    prior: str = choice("train", *PRIORS)  # train = as trained | uniform = every class equally likely
     seed: int = 42  # seeds evaluation-time randomness (none by default)
     data: Any = None  # null = the dataset stored in the checkpoint
     trainer: dict[str, Any] = MISSING  # lightning.Trainer arguments
@@ -404,6 +406,7 @@ class CrossdataConfig:
     # data.root per target; null = the data option's own default root (under paths.data_dir)
     roots: dict[str, Optional[str]] = field(default_factory=lambda: dict.fromkeys(DATA_OPTIONS))
     tta: Optional[str] = choice(None, *TTA_MODES)  # null = each run's own; or none | flip | shift | ten_crop
+    prior: str = choice("train", *PRIORS)  # train = as trained | uniform = every class equally likely
     seed: int = 42  # seeds the targets' split protocols
     output: str = MISSING  # the matrix files and one evaluation folder per cell
     trainer: dict[str, Any] = MISSING  # lightning.Trainer arguments

@@ -32,16 +32,20 @@ def evaluate_checkpoint(
     *,
     data: Mapping | None,
     tta: str | None,
+    prior: str,
     seed: int,
     cache_dir: str | None,
     trainer: Mapping,
     loggers: list,
 ) -> dict:
-    """Test ``ckpt`` on ``split`` of its dataset (or of ``data``); writes metrics.json in ``run_dir``."""
+    """Test ``ckpt`` on ``split`` of its dataset (or of ``data``); writes metrics.json in ``run_dir``.
+    ``prior="uniform"`` scores it as if its classes had been equally common in training."""
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: expected one of {SPLITS}")
     model, checkpoint = load_classifier(ckpt, **({"tta": tta} if tta else {}))
     datamodule, shared, left_out = shared_datamodule(ckpt, checkpoint, data, seed, cache_dir, split)
+    if prior == "uniform":
+        model.assume_uniform_prior()
     if shared != model.classes:
         model.keep_classes(shared)
     splits = datamodule.splits
@@ -55,6 +59,7 @@ def evaluate_checkpoint(
         "test_images": len(datamodule.dataset(split, augment=False)),
         "test_digest": None if split == "all" else split_digest(splits.arrays[split].files),
         "tta": model.hparams.tta,
+        "prior": prior,
         "classes_left_out": left_out,
         # the training run's own facts, kept apart from this evaluation's
         "trained": {k: record["meta"].pop(k, None) for k in RUN_FACTS},
