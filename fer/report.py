@@ -6,6 +6,8 @@ output folder receives
 - ``report.csv`` and ``report.md``: one row per run in the shape of the source paper's
   comparison table (model, dataset, accuracy) plus macro-F1, parameters, training
   time, training images per second, test set, strategy, seed;
+- ``seeds.csv`` and a second table in ``report.md``: runs whose composed configs differ only in
+  ``seed`` pooled into one recipe, with mean ± sample standard deviation of accuracy and macro-F1;
 - ``accuracy.png``: test accuracy and macro-F1 by run;
 - ``confusion_matrices.png``: the runs' row-normalised confusion matrices in a grid;
 - ``learning_curves.png``: every run's validation accuracy and loss, overlaid;
@@ -48,6 +50,12 @@ COLUMNS = [
     "tta",
     "seed",
 ]
+
+
+SEED_COLUMNS = ["recipe", "runs", "seeds", "accuracy", "accuracy std", "macro-F1", "macro-F1 std"]
+# keys that do not change what a run learns (where its logs go, how progress shows), left out of
+# the recipe together with the seed that the recipe's runs are pooled over
+NOT_RECIPE = ("seed", "logger", "callbacks.progress", "task_name", "tags")
 
 
 def find_runs(folders: list[Path]) -> list[Path]:
@@ -117,9 +125,65 @@ def row(run: Path, base: Path) -> dict:
     }
 
 
-def _markdown(rows: list[dict]) -> str:
-    cells = [[("" if r[c] is None else str(r[c])) for c in COLUMNS] for r in rows]
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+def _flat(tree: dict, prefix: str = "") -> dict[str, str]:
+    """Dotted keys to values (as YAML text) of a nested config."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            text = yaml.safe_dump(value, default_flow_style=True)
+            flat[f"{prefix}{key}"] = text.strip().removesuffix("...").strip()  # a scalar's end mark
+    return flat
+
+
+def _recipe(run: Path) -> dict[str, str] | None:
+    """The run's composed config without the seed and the keys in ``NOT_RECIPE``; None without one."""
+    cfg = _config(run)
+    if not cfg:
+        return None
+    return {
+        k: v for k, v in _flat(cfg).items() if not any(k == n or k.startswith(n + ".") for n in NOT_RECIPE)
+    }
+
+
+def seed_rows(runs: list[Path], rows: list[dict]) -> list[dict]:
+    """One row per recipe: the runs whose configs differ only in the seed, pooled. A recipe is named
+    by its settings that the other recipes do not share (a run without a saved config stays alone)."""
+    groups: dict[object, list[int]] = {}
+    recipes = [_recipe(run) for run in runs]
+    for i, recipe in enumerate(recipes):
+        key = ("run", i) if recipe is None else tuple(sorted(recipe.items()))
+        groups.setdefault(key, []).append(i)
+    known = [dict(key) for key in groups if key[0] != "run"]
+    shared = set.intersection(*(set(r.items()) for r in known)) if known else set()
+    table = []
+    for key, members in groups.items():
+        own = [] if key[0] == "run" else sorted(set(key) - shared)
+        if key[0] == "run":
+            name = rows[members[0]]["run"]
+        else:
+            name = " ".join(f"{k}={v}" for k, v in own) or "the runs' one recipe"
+        accuracy = np.array([rows[i]["accuracy"] for i in members], float)
+        f1 = np.array([rows[i]["macro-F1"] for i in members], float)
+        spread = len(members) > 1
+        table.append(
+            {
+                "recipe": name,
+                "runs": len(members),
+                "seeds": " ".join(str(rows[i]["seed"]) for i in members),
+                "accuracy": round(float(accuracy.mean()), 2),
+                "accuracy std": round(float(accuracy.std(ddof=1)), 2) if spread else None,
+                "macro-F1": round(float(f1.mean()), 2),
+                "macro-F1 std": round(float(f1.std(ddof=1)), 2) if spread else None,
+            }
+        )
+    return table
+
+
+def _markdown(rows: list[dict], columns: list[str] = COLUMNS) -> str:
+    cells = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(c) + " |" for c in cells]
     return "\n".join(lines) + "\n"
 
@@ -190,14 +254,18 @@ def _embed(path: Path) -> str:
     )
 
 
-def write_html(rows: list[dict], out: Path) -> Path:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+def _html_table(rows: list[dict], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
         "<tr>"
-        + "".join(f"<td>{html.escape('' if r[c] is None else str(r[c]))}</td>" for c in COLUMNS)
+        + "".join(f"<td>{html.escape('' if r[c] is None else str(r[c]))}</td>" for c in columns)
         + "</tr>"
         for r in rows
     )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def write_html(rows: list[dict], seeds: list[dict], out: Path) -> Path:
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>fer report</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:13px}}
@@ -205,7 +273,8 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}</style>
 </head><body>
 <h1>fer report: {len(rows)} runs</h1>
-<h2>Runs</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+<h2>Runs</h2>{_html_table(rows, COLUMNS)}
+<h2>Runs pooled by recipe (configs equal but for the seed)</h2>{_html_table(seeds, SEED_COLUMNS)}
 <h2>Accuracy</h2>{_embed(out / "accuracy.png")}
 <h2>Confusion matrices (row-normalised)</h2>{_embed(out / "confusion_matrices.png")}
 <h2>Learning curves</h2>{_embed(out / "learning_curves.png")}
@@ -228,16 +297,19 @@ def report(folders: list[str | Path], out: str | Path) -> dict:
     rows = [row(r, base) for r in runs]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "report.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    (out / "report.md").write_text(_markdown(rows))
+    seeds = seed_rows(runs, rows)
+    for name, table, columns in (("report.csv", rows, COLUMNS), ("seeds.csv", seeds, SEED_COLUMNS)):
+        with open(out / name, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(table)
+    pooled = "Runs pooled by recipe (configs equal but for the seed); std: sample standard deviation"
+    (out / "report.md").write_text(_markdown(rows) + f"\n{pooled}\n\n" + _markdown(seeds, SEED_COLUMNS))
     plot_bars(rows, out / "accuracy.png")
     plot_confusions(runs, rows, out / "confusion_matrices.png")
     plot_curves(runs, rows, out / "learning_curves.png")
-    write_html(rows, out)
-    return {"runs": [str(r) for r in runs], "rows": rows, "out": str(out)}
+    write_html(rows, seeds, out)
+    return {"runs": [str(r) for r in runs], "rows": rows, "seeds": seeds, "out": str(out)}
 
 
 def main() -> None:
@@ -249,6 +321,7 @@ def main() -> None:
     args = parser.parse_args()
     result = report(args.folders, args.out or args.folders[0] / "report")
     print(_markdown(result["rows"]))
+    print(_markdown(result["seeds"], SEED_COLUMNS))
     print(f"wrote {result['out']}/report.html, report.csv, report.md and the figures")
 
 

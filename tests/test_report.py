@@ -58,12 +58,37 @@ def test_report_over_a_sweep(sweep, tmp_path):
             and r["dataset"] == "synthetic"
         )
     markdown = (out / "report.md").read_text().splitlines()
-    assert markdown[0].startswith("| run | model |") and len(markdown) == 4
+    assert markdown[0].startswith("| run | model |") and markdown[4] == ""
+    assert markdown[7].startswith("| recipe | runs |") and len(markdown) == 11  # runs without a config: alone
     page = (out / "report.html").read_text()
-    assert "<table>" in page and page.count("<tr>") == 3
+    assert page.count("<table>") == 2 and page.count("<tr>") == 3 + 3
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 3 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     assert "http" not in page.replace("http-equiv", "")  # self-contained
+
+
+def test_runs_that_differ_only_in_the_seed_are_pooled_into_one_recipe(sweep, tmp_path):
+    """Three copies of a finished run with hand-written configs and accuracies: two of one recipe
+    (seed and logger differ), one with another learning rate."""
+    settings = [(1, "csv", 0.001, 0.70), (2, "none", 0.001, 0.74), (1, "csv", 0.01, 0.60)]
+    for i, (seed, logger, lr, acc) in enumerate(settings):
+        run = tmp_path / "runs" / f"r{i}"
+        shutil.copytree(sweep / "0_shallow_cnn", run)
+        metrics = json.loads((run / "metrics.json").read_text())
+        metrics |= {"seed": seed, "test/acc": acc, "test/macro_f1": acc - 0.1}
+        (run / "metrics.json").write_text(json.dumps(metrics))
+        (run / ".hydra").mkdir()
+        config = f"seed: {seed}\nlogger: {logger}\noptim:\n  lr: {lr}\n  name: adamw\n"
+        (run / ".hydra" / "config.yaml").write_text(config)
+    seeds = report([tmp_path / "runs"], tmp_path / "out")["seeds"]
+    assert [(s["recipe"], s["runs"], s["seeds"]) for s in seeds] == [
+        ("optim.lr=0.001", 2, "1 2"),
+        ("optim.lr=0.01", 1, "1"),
+    ]
+    assert seeds[0]["accuracy"] == 72.0 and seeds[0]["accuracy std"] == pytest.approx(2.83, abs=0.01)
+    assert seeds[0]["macro-F1"] == 62.0 and seeds[1]["accuracy std"] is None
+    with open(tmp_path / "out" / "seeds.csv", newline="") as f:
+        assert [r["accuracy"] for r in csv.DictReader(f)] == ["72.0", "60.0"]
 
 
 def test_report_cli_and_errors(sweep, tmp_path):
