@@ -13,7 +13,7 @@ from fer.run.config import compose_config
 from fer.run.evaluation import evaluate_checkpoint
 from fer.train import train
 from fer.training.transfer import init_from
-from tests.helpers import run_cli, write_ckplus48
+from tests.helpers import fer_rows, run_cli, write_ckplus48, write_fer2013_csv
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +105,18 @@ def test_scoring_on_another_dataset_uses_the_shared_classes_and_lists_the_rest(s
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["classes_left_out"][
         "not_in_data"
     ] == ["neutral"]
+
+
+def test_a_dataset_is_scored_on_its_own_classes_not_on_every_class_its_files_hold(source, tmp_path):
+    """data=fer2013_clean on a FER2013 copy: five classes, so the model's sad is not in the data."""
+    write_fer2013_csv(tmp_path / "fer2013.csv", fer_rows(42))  # seven classes, six faces each
+    data = compose_config("inspect_data", ["data=fer2013_clean", f"data.root={tmp_path}"], tmp_path).data
+    common = dict(data=data, tta=None, prior="train", seed=0, cache_dir=None, loggers=[])
+    metrics = evaluate_checkpoint(source, tmp_path / "eval", "all", trainer={"accelerator": "cpu"}, **common)
+    assert metrics["classes"] == ["happy", "neutral"]
+    left_out = {"not_learned": ["angry", "disgust", "fear"], "not_in_data": ["sad"]}
+    assert metrics["classes_left_out"] == left_out
+    assert sum(map(sum, metrics["test/confusion_matrix"])) == 12
 
 
 def test_a_uniform_prior_lowers_each_logit_by_the_log_of_its_training_share():

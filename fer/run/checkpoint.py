@@ -204,7 +204,11 @@ def shared_datamodule(
     classes = list(checkpoint["hyper_parameters"]["classes"])
     section = data_section(checkpoint, data)
     source, decoded = read_source({**section, "classes": None}, cache_dir)
-    available = decoded.arrays.classes
+    # the dataset's classes as training on it would take them: data.classes, else its own
+    # (data=fer2013_clean: five), among those its files hold
+    asked = (data if data is not None else checkpoint["hyper_parameters"].get("data") or {}).get("classes")
+    own = {canonical(c) for c in asked or source.default_classes() or []}
+    available = [c for c in decoded.arrays.classes if not own or canonical(c) in own]
     names = {canonical(c) for c in available}
     shared = [c for c in classes if canonical(c) in names] if shared_only else classes
     left_out = {
