@@ -147,23 +147,32 @@ def _recipe(run: Path) -> dict[str, str] | None:
     }
 
 
-def seed_rows(runs: list[Path], rows: list[dict]) -> list[dict]:
-    """One row per recipe: the runs whose configs differ only in the seed, pooled. A recipe is named
-    by its settings that the other recipes do not share (a run without a saved config stays alone)."""
-    groups: dict[object, list[int]] = {}
-    recipes = [_recipe(run) for run in runs]
-    for i, recipe in enumerate(recipes):
-        key = ("run", i) if recipe is None else tuple(sorted(recipe.items()))
+def _overrides(run: Path) -> list[str]:
+    """The command-line overrides the run was started with (``.hydra/overrides.yaml``), less those
+    of keys in ``NOT_RECIPE`` and Hydra's own."""
+    path = run / ".hydra" / "overrides.yaml"
+    given = yaml.safe_load(path.read_text()) if path.is_file() else []
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in given]
+    return [o for o, k in zip(given, keys) if k not in NOT_RECIPE and not k.startswith("hydra.")]
+
+
+def seed_rows(runs: list[Path], rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """One row per recipe: the runs whose configs differ only in the seed, pooled; and the overrides
+    every recipe shares. A recipe is named by the overrides of its first run that not every recipe
+    shares (``the shared overrides`` where it has none of its own); a run without a saved config
+    stays alone, named by its folder."""
+    groups: dict[tuple, list[int]] = {}
+    for i, recipe in enumerate(_recipe(run) for run in runs):
+        key = ("run", i) if recipe is None else ("recipe", tuple(sorted(recipe.items())))
         groups.setdefault(key, []).append(i)
-    known = [dict(key) for key in groups if key[0] != "run"]
-    shared = set.intersection(*(set(r.items()) for r in known)) if known else set()
+    given = {key: _overrides(runs[members[0]]) for key, members in groups.items() if key[0] == "recipe"}
+    shared = set.intersection(*map(set, given.values())) if given else set()
     table = []
     for key, members in groups.items():
-        own = [] if key[0] == "run" else sorted(set(key) - shared)
         if key[0] == "run":
             name = rows[members[0]]["run"]
         else:
-            name = " ".join(f"{k}={v}" for k, v in own) or "the runs' one recipe"
+            name = " ".join(o for o in given[key] if o not in shared) or "the shared overrides"
         accuracy = np.array([rows[i]["accuracy"] for i in members], float)
         f1 = np.array([rows[i]["macro-F1"] for i in members], float)
         spread = len(members) > 1
@@ -178,7 +187,8 @@ def seed_rows(runs: list[Path], rows: list[dict]) -> list[dict]:
                 "macro-F1 std": round(float(f1.std(ddof=1)), 2) if spread else None,
             }
         )
-    return table
+    common = [o for o in next(iter(given.values()), []) if o in shared]
+    return table, common
 
 
 def _markdown(rows: list[dict], columns: list[str] = COLUMNS) -> str:
@@ -297,19 +307,20 @@ def report(folders: list[str | Path], out: str | Path) -> dict:
     rows = [row(r, base) for r in runs]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    seeds = seed_rows(runs, rows)
+    seeds, common = seed_rows(runs, rows)
     for name, table, columns in (("report.csv", rows, COLUMNS), ("seeds.csv", seeds, SEED_COLUMNS)):
         with open(out / name, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             writer.writerows(table)
     pooled = "Runs pooled by recipe (configs equal but for the seed); std: sample standard deviation"
+    pooled += f". Shared overrides: {' '.join(common) or 'none'}"
     (out / "report.md").write_text(_markdown(rows) + f"\n{pooled}\n\n" + _markdown(seeds, SEED_COLUMNS))
     plot_bars(rows, out / "accuracy.png")
     plot_confusions(runs, rows, out / "confusion_matrices.png")
     plot_curves(runs, rows, out / "learning_curves.png")
     write_html(rows, seeds, out)
-    return {"runs": [str(r) for r in runs], "rows": rows, "seeds": seeds, "out": str(out)}
+    return {"runs": [str(r) for r in runs], "rows": rows, "seeds": seeds, "common": common, "out": str(out)}
 
 
 def main() -> None:
@@ -321,6 +332,7 @@ def main() -> None:
     args = parser.parse_args()
     result = report(args.folders, args.out or args.folders[0] / "report")
     print(_markdown(result["rows"]))
+    print(f"shared overrides: {' '.join(result['common']) or 'none'}")
     print(_markdown(result["seeds"], SEED_COLUMNS))
     print(f"wrote {result['out']}/report.html, report.csv, report.md and the figures")
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fer.report import COLUMNS, report
 from fer.run.config import compose_config
@@ -80,11 +81,15 @@ def test_runs_that_differ_only_in_the_seed_are_pooled_into_one_recipe(sweep, tmp
         (run / ".hydra").mkdir()
         config = f"seed: {seed}\nlogger: {logger}\noptim:\n  lr: {lr}\n  name: adamw\n"
         (run / ".hydra" / "config.yaml").write_text(config)
-    seeds = report([tmp_path / "runs"], tmp_path / "out")["seeds"]
+        given = ["experiment=x", f"seed={seed}", f"logger={logger}"] + [f"optim.lr={lr}"] * (lr == 0.01)
+        (run / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(given))
+    result = report([tmp_path / "runs"], tmp_path / "out")
+    seeds = result["seeds"]
     assert [(s["recipe"], s["runs"], s["seeds"]) for s in seeds] == [
-        ("optim.lr=0.001", 2, "1 2"),
+        ("the shared overrides", 2, "1 2"),
         ("optim.lr=0.01", 1, "1"),
     ]
+    assert result["common"] == ["experiment=x"]
     assert seeds[0]["accuracy"] == 72.0 and seeds[0]["accuracy std"] == pytest.approx(2.83, abs=0.01)
     assert seeds[0]["macro-F1"] == 62.0 and seeds[1]["accuracy std"] is None
     with open(tmp_path / "out" / "seeds.csv", newline="") as f:
