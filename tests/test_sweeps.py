@@ -136,6 +136,7 @@ def test_optuna_search_runs_its_trials(tmp_path):
     assert best["best_value"] == pytest.approx(max(float(r["best/val/acc"]) for r in rows))
 
 
+@pytest.mark.slow  # 28 s: two local submitit jobs; the default suite keeps under 10 minutes (pytest -m slow)
 def test_submitit_local_launcher_runs_the_sweep(tmp_path):
     done = run_cli(
         [
