@@ -153,7 +153,7 @@ def test_each_logger_runs(train_config, logger):
 
 
 def test_debug_limit_runs_a_few_batches_of_each_split(train_config):
-    metrics = train(train_config("debug=limit"))
+    metrics = train(train_config("debug=limit", "backbone=shallow_cnn"))
     assert metrics["epochs"] == 2 and metrics["train_images_seen"] == 2 * 4 * 64
     # it replaces debug=fast (one debug option at a time): two test batches of the full synthetic set
     assert sum(map(sum, metrics["test/confusion_matrix"])) == 2 * 64
