@@ -3,9 +3,13 @@ models as one, by the mean of their class probabilities.
 
 Members may differ in backbone and input size: each sees the split through its own
 preprocessing (:mod:`fer.run.checkpoint`), and all must have the same classes and the same dataset
-(split by the same protocol and seed), so that they answer for the same images. The output
-folder gets the usual ``metrics.json`` (with each member's own accuracy beside the ensemble's)
-and ``confusion_matrix.png``.
+(split by the same protocol and seed), so that they answer for the same images. With ``data=``
+(another dataset, e.g. ``data=kdef split=all``) each member answers among the classes it shares
+with that dataset, as ``fer.eval`` scores it there, so models of other datasets and class lists
+(FER2013's seven, FER+'s eight) may join, provided they keep the same classes; their
+probabilities are matched by class name. ``prior=uniform`` removes each member's training prior
+first. The output folder gets the usual ``metrics.json`` (with each member's own accuracy beside
+the ensemble's) and ``confusion_matrix.png``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from fer.data.labels import canonical
 from fer.models.tta import predict
 from fer.run.checkpoint import dataset_named, load_classifier, read, run_record, shared_datamodule
 from fer.run.cli import command
@@ -30,13 +35,23 @@ SPLITS = ("test", "val", "all")
 
 
 @torch.inference_mode()
-def member_outputs(ckpt: str, splits, data: dict | None, ttas, seed: int, cache_dir) -> tuple:
+def member_outputs(
+    ckpt: str, splits, data: dict | None, ttas, seed: int, cache_dir, prior: str = "train"
+) -> tuple:
     """A member's class probabilities ``(N, K)`` per ``(tta, split)``, the labels ``(N,)`` per split and
-    its classes; the model and the dataset are loaded once for all of them."""
+    its classes; the model and the dataset are loaded once for all of them. On its own dataset
+    (``data`` None) the member answers among all its classes; on ``data``, among those it shares
+    with it."""
     model, checkpoint = load_classifier(ckpt)
     model.eval()
     hparams = checkpoint["hyper_parameters"]
-    datamodule, _, _ = shared_datamodule(ckpt, checkpoint, data, seed, cache_dir, shared_only=False)
+    datamodule, shared, _ = shared_datamodule(
+        ckpt, checkpoint, data, seed, cache_dir, shared_only=data is not None
+    )
+    if prior == "uniform":
+        model.assume_uniform_prior()
+    if shared != model.classes:
+        model.keep_classes(shared)
     probabilities, labels = {}, {}
     for split in splits:
         batches, targets = {tta: [] for tta in ttas}, []
@@ -49,10 +64,25 @@ def member_outputs(ckpt: str, splits, data: dict | None, ttas, seed: int, cache_
     return probabilities, labels, list(model.classes)
 
 
-def member_probabilities(ckpt: str, split: str, data: dict | None, tta: str | None, seed: int, cache_dir):
+def member_probabilities(
+    ckpt: str, split: str, data: dict | None, tta: str | None, seed: int, cache_dir, prior: str
+):
     """A member's class probabilities ``(N, K)`` on ``split``, the labels ``(N,)`` and its classes."""
-    probabilities, labels, classes = member_outputs(ckpt, [split], data, [tta], seed, cache_dir)
+    probabilities, labels, classes = member_outputs(ckpt, [split], data, [tta], seed, cache_dir, prior)
     return probabilities[tta, split], labels[split], classes
+
+
+def in_order_of(classes: list[str], member: tuple, ckpt: str) -> tuple:
+    """A member's ``(probabilities, labels, classes)`` with its columns and labels in ``classes``'
+    order, matched by emotion name; refused if it answers for other classes."""
+    probabilities, labels, own = member
+    position = {canonical(c): i for i, c in enumerate(own)}
+    if sorted(position) != sorted(canonical(c) for c in classes):
+        raise ValueError(f"{ckpt} answers for the classes {own}, the first member for {classes}")
+    columns = [position[canonical(c)] for c in classes]
+    relabel = np.empty(len(own), np.int64)
+    relabel[columns] = np.arange(len(classes))
+    return probabilities[:, columns], relabel[labels], classes
 
 
 def scores(probabilities: np.ndarray, labels: np.ndarray, k: int) -> dict:
@@ -69,6 +99,16 @@ def scores(probabilities: np.ndarray, labels: np.ndarray, k: int) -> dict:
         "macro_f1": float(f1[present].mean()),
         "recall": recall,
         "matrix": matrix,
+    }
+
+
+def member_scores(ckpt: str, probabilities: np.ndarray, labels: np.ndarray, classes: list[str]) -> dict:
+    """A member's own accuracy and per-class recall, beside the ensemble's."""
+    result = scores(probabilities, labels, len(classes))
+    return {
+        "checkpoint": str(Path(ckpt).resolve()),
+        "test/acc": result["acc"],
+        "test/per_class_recall": dict(zip(classes, result["recall"].tolist())),
     }
 
 
@@ -90,14 +130,17 @@ def ensemble(cfg: DictConfig) -> dict:
         raise ValueError(f"split={cfg.split!r}: expected one of {SPLITS} (a split that no member trained on)")
     data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
     checkpoints = [read(c) for c in cfg.ckpt]  # read once: the split check and the record use them
-    same_test_split(cfg.ckpt, checkpoints)
+    if data is None:  # each member reads its own dataset: they must have been tested on one split
+        same_test_split(cfg.ckpt, checkpoints)
     members = [
-        member_probabilities(c, cfg.split, data, cfg.tta, cfg.seed, cfg.paths.cache_dir) for c in cfg.ckpt
+        member_probabilities(c, cfg.split, data, cfg.tta, cfg.seed, cfg.paths.cache_dir, cfg.prior)
+        for c in cfg.ckpt
     ]
     _, labels, classes = members[0]
-    for ckpt, (_, other_labels, other_classes) in zip(cfg.ckpt[1:], members[1:]):
-        if other_classes != classes or not np.array_equal(other_labels, labels):
-            raise ValueError(f"{ckpt} does not answer for the same classes and images as {cfg.ckpt[0]}")
+    members = [members[0]] + [in_order_of(classes, m, c) for c, m in zip(cfg.ckpt[1:], members[1:])]
+    for ckpt, (_, other_labels, _) in zip(cfg.ckpt[1:], members[1:]):
+        if not np.array_equal(other_labels, labels):
+            raise ValueError(f"{ckpt} does not answer for the same images as {cfg.ckpt[0]}")
     mean = np.mean([p for p, _, _ in members], axis=0)
     result = scores(mean, labels, len(classes))
     out = Path(cfg.output)
@@ -111,11 +154,9 @@ def ensemble(cfg: DictConfig) -> dict:
         "split": cfg.split,
         "dataset": dataset_named(data or checkpoints[0]["hyper_parameters"]["data"])["name"],
         "tta": cfg.tta,
+        "prior": cfg.prior,
         "images": int(len(labels)),
-        "members": [
-            {"checkpoint": str(Path(c).resolve()), "test/acc": scores(p, labels, len(classes))["acc"]}
-            for c, (p, _, _) in zip(cfg.ckpt, members)
-        ],
+        "members": [member_scores(c, p, labels, classes) for c, (p, _, _) in zip(cfg.ckpt, members)],
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     plot_confusion_matrix(

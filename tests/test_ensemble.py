@@ -8,7 +8,9 @@ import pytest
 
 from fer.ensemble import ensemble
 from fer.run.config import compose_config
+from fer.run.evaluation import evaluate_checkpoint
 from fer.train import train
+from tests.helpers import write_ckplus48
 
 COMMON = ["debug=fast", "logger=none", "callbacks.progress=plain"]
 ROOT = Path(__file__).parents[1]
@@ -58,6 +60,34 @@ def test_members_must_answer_for_the_same_classes(members, three_classes, tmp_pa
         ensemble(
             compose_config("ensemble", [f"ckpt=[{ckpts[0]}]", f"output={tmp_path / 'f'}"], tmp_path / "f")
         )
+
+
+def test_models_of_other_class_lists_join_on_another_dataset_matched_by_name(
+    members, three_classes, tmp_path
+):
+    """Seven synthetic classes and three (happy, sad, angry: another order) on a CK+48 layout: each
+    member scores there as fer.eval scores it, its columns matched to the first member's by name."""
+    root = tmp_path / "ck"
+    write_ckplus48(root)  # anger contempt disgust fear happy sadness surprise
+    ckpts = [str(members[0] / "checkpoints" / "best.ckpt"), str(three_classes / "checkpoints" / "best.ckpt")]
+    data = ["data=ckplus", f"data.root={root}", "data.classes=[happiness,sadness,anger]"]
+    args = [f"ckpt=[{','.join(ckpts)}]", "split=all", "prior=uniform", *data, f"output={tmp_path / 'e'}"]
+    metrics = ensemble(compose_config("ensemble", args, tmp_path / "e"))
+    section = compose_config("inspect_data", data, tmp_path).data
+    images = sum(1 for p in root.rglob("*.png") if p.parent.name in ("happy", "sadness", "anger"))
+    assert metrics["images"] == images and metrics["prior"] == "uniform"
+    assert metrics["classes"] == ["angry", "happy", "sad"]  # the first member's order
+    for ckpt, member in zip(ckpts, metrics["members"]):
+        alone = evaluate_checkpoint(
+            ckpt, tmp_path / Path(ckpt).parents[1].name, "all", data=section, tta=None, prior="uniform",
+            seed=42, cache_dir=None, trainer={"accelerator": "cpu"}, loggers=[],
+        )  # fmt: skip
+        assert sorted(alone["classes"]) == ["angry", "happy", "sad"]
+        assert member["test/acc"] == pytest.approx(alone["test/acc"], abs=1e-6)
+        assert member["test/per_class_recall"] == pytest.approx(alone["test/per_class_recall"], abs=1e-6)
+    unshared = [*args[:3], "data=ckplus", f"data.root={root}", f"output={tmp_path / 'f'}"]
+    with pytest.raises(ValueError, match="answers for the classes"):  # six shared classes against three
+        ensemble(compose_config("ensemble", unshared, tmp_path / "f"))
 
 
 def load_script(name: str):

@@ -417,12 +417,15 @@ class CrossdataConfig:
 class EnsembleConfig:
     """``python -m fer.ensemble`` (conf/ensemble.yaml)."""
 
-    ckpt: list[str] = MISSING  # the members: checkpoints written by fer.train (same classes, same dataset)
+    ckpt: list[str] = MISSING  # the members: checkpoints written by fer.train (same classes where scored)
     split: str = choice("test", "test", "val", "all")  # test | val (choose members and tta on val) | all
     # null = each member's own; or none | flip | shift | ten_crop
     tta: Optional[str] = choice(None, *TTA_MODES)
+    prior: str = choice("train", *PRIORS)  # train = as trained | uniform = every class equally likely
     seed: int = 42  # seeds the dataset's split protocol (as in training)
-    data: Any = None  # null = the dataset stored in the checkpoints
+    # null = the dataset stored in the checkpoints; a dataset given here is scored on the classes
+    # every member shares with it (members trained on other datasets and class lists may join)
+    data: Any = None
     output: str = MISSING  # metrics.json and confusion_matrix.png
     paths: PathsConfig = MISSING  # log and cache folders
 
