@@ -117,14 +117,14 @@ def test_resume_never_runs_code_from_a_checkpoint(train_config, tmp_path, monkey
 
 def test_a_refused_rerun_writes_nothing_into_the_finished_run(tmp_path):
     run = tmp_path / "run"
-    args = ["fer.train", "debug=fast", "backbone=shallow_cnn", "logger=none", f"hydra.run.dir={run}"]
-    assert run_cli(args, tmp_path).returncode == 0
+    overrides = ["debug=fast", "backbone=shallow_cnn", "logger=none"]
+    train(compose_config("train", overrides, run))  # the finished run (in process: no second start-up)
 
     def snapshot():
         return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in run.rglob("*")}
 
     before = snapshot()
-    again = run_cli(args, tmp_path)
+    again = run_cli(["fer.train", *overrides, f"hydra.run.dir={run}"], tmp_path)
     assert again.returncode != 0 and "already holds a finished run" in again.stderr
     assert snapshot() == before  # no .hydra rewrite, no failed.json, no log line
 
