@@ -97,6 +97,7 @@ def load_script(name: str):
     return module
 
 
+@pytest.mark.slow  # 21 s: six fold trainings; left out of the default run (pytest -m slow)
 def test_fold_ensemble_pairs_folds_across_seeds_and_refuses_other_folds(tmp_path):
     """Two seeds over the same two folds (data.split_seed fixed); a third sweep drawn with other folds."""
     fold_ensemble = load_script("fold_ensemble")

@@ -116,6 +116,7 @@ def test_kfold_preset_runs_every_fold_and_aggregates(tmp_path):
     assert len(set(test_subjects)) == 5  # each job tested a different fold
 
 
+@pytest.mark.slow  # 17 s: an Optuna study of trainings; left out of the default run (pytest -m slow)
 def test_optuna_search_runs_its_trials(tmp_path):
     args = [
         "fer.train",
@@ -158,6 +159,7 @@ def test_submitit_local_launcher_runs_the_sweep(tmp_path):
     assert list((sweep / ".submitit").rglob("*_result.pkl"))  # the jobs went through submitit
 
 
+@pytest.mark.slow  # 29 s: two DDP processes, then an evaluation; left out of the default run (pytest -m slow)
 def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     run = tmp_path / "ddp_run"
     # 70 test faces, 16 per batch: the two processes get uneven shares (35 each: 3 batches, the last short)
