@@ -22,6 +22,7 @@ import csv
 import html
 import json
 import math
+import os
 from pathlib import Path
 
 import matplotlib
@@ -56,6 +57,7 @@ SEED_COLUMNS = ["recipe", "runs", "seeds", "accuracy", "accuracy std", "macro-F1
 # keys that do not change what a run learns (where its logs go, how progress shows), left out of
 # the recipe together with the seed that the recipe's runs are pooled over
 NOT_RECIPE = ("seed", "logger", "callbacks.progress", "task_name", "tags")
+PATH_KEYS = ("data.root", "data.votes", "init_from")  # may be given relative to where the run started
 
 
 def find_runs(folders: list[Path]) -> list[Path]:
@@ -137,11 +139,29 @@ def _flat(tree: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def _absolute(run: Path, key: str, value):
+    """A path in ``PATH_KEYS`` given relative to the run's starting folder (Hydra's
+    ``runtime.cwd``), made absolute, so that ``../data`` and ``/work/data`` name one dataset."""
+    hydra_file = run / ".hydra" / "hydra.yaml"
+    if key not in PATH_KEYS or not isinstance(value, str) or os.path.isabs(value) or not hydra_file.is_file():
+        return value
+    cwd = (yaml.safe_load(hydra_file.read_text()) or {}).get("hydra", {}).get("runtime", {}).get("cwd")
+    return os.path.normpath(os.path.join(cwd, value)) if cwd else value
+
+
 def _recipe(run: Path) -> dict[str, str] | None:
-    """The run's composed config without the seed and the keys in ``NOT_RECIPE``; None without one."""
+    """The run's composed config without the seed and the keys in ``NOT_RECIPE``, its paths made
+    absolute; None without one."""
     cfg = _config(run)
     if not cfg:
         return None
+    for key in PATH_KEYS:
+        *parents, leaf = key.split(".")
+        section = cfg
+        for part in parents:
+            section = section.get(part) if isinstance(section, dict) else None
+        if isinstance(section, dict) and leaf in section:
+            section[leaf] = _absolute(run, key, section[leaf])
     return {
         k: v for k, v in _flat(cfg).items() if not any(k == n or k.startswith(n + ".") for n in NOT_RECIPE)
     }
@@ -153,7 +173,11 @@ def _overrides(run: Path) -> list[str]:
     path = run / ".hydra" / "overrides.yaml"
     given = yaml.safe_load(path.read_text()) if path.is_file() else []
     keys = [o.split("=", 1)[0].lstrip("+~") for o in given]
-    return [o for o, k in zip(given, keys) if k not in NOT_RECIPE and not k.startswith("hydra.")]
+    return [
+        f"{o.split('=', 1)[0]}={_absolute(run, k, o.split('=', 1)[1])}" if k in PATH_KEYS and "=" in o else o
+        for o, k in zip(given, keys)
+        if k not in NOT_RECIPE and not k.startswith("hydra.")
+    ]
 
 
 def seed_rows(runs: list[Path], rows: list[dict]) -> tuple[list[dict], list[str]]:

@@ -70,7 +70,8 @@ def test_report_over_a_sweep(sweep, tmp_path):
 
 def test_runs_that_differ_only_in_the_seed_are_pooled_into_one_recipe(sweep, tmp_path):
     """Three copies of a finished run with hand-written configs and accuracies: two of one recipe
-    (seed and logger differ), one with another learning rate."""
+    (seed and logger differ, and the dataset's root is written absolute in one and relative to the
+    run's starting folder in the other), one with another learning rate."""
     settings = [(1, "csv", 0.001, 0.70), (2, "none", 0.001, 0.74), (1, "csv", 0.01, 0.60)]
     for i, (seed, logger, lr, acc) in enumerate(settings):
         run = tmp_path / "runs" / f"r{i}"
@@ -79,9 +80,12 @@ def test_runs_that_differ_only_in_the_seed_are_pooled_into_one_recipe(sweep, tmp
         metrics |= {"seed": seed, "test/acc": acc, "test/macro_f1": acc - 0.1}
         (run / "metrics.json").write_text(json.dumps(metrics))
         (run / ".hydra").mkdir()
-        config = f"seed: {seed}\nlogger: {logger}\noptim:\n  lr: {lr}\n  name: adamw\n"
+        root = "../fer2013" if i == 1 else "/data/fer2013"  # run 1 started in /data/work
+        config = f"seed: {seed}\nlogger: {logger}\noptim:\n  lr: {lr}\n  name: adamw\ndata:\n  root: {root}\n"
         (run / ".hydra" / "config.yaml").write_text(config)
-        given = ["experiment=x", f"seed={seed}", f"logger={logger}"] + [f"optim.lr={lr}"] * (lr == 0.01)
+        (run / ".hydra" / "hydra.yaml").write_text("hydra:\n  runtime:\n    cwd: /data/work\n")
+        given = ["experiment=x", f"data.root={root}", f"seed={seed}", f"logger={logger}"]
+        given += [f"optim.lr={lr}"] * (lr == 0.01)
         (run / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(given))
     result = report([tmp_path / "runs"], tmp_path / "out")
     seeds = result["seeds"]
@@ -89,7 +93,7 @@ def test_runs_that_differ_only_in_the_seed_are_pooled_into_one_recipe(sweep, tmp
         ("the shared overrides", 2, "1 2"),
         ("optim.lr=0.01", 1, "1"),
     ]
-    assert result["common"] == ["experiment=x"]
+    assert result["common"] == ["experiment=x", "data.root=/data/fer2013"]
     assert seeds[0]["accuracy"] == 72.0 and seeds[0]["accuracy std"] == pytest.approx(2.83, abs=0.01)
     assert seeds[0]["macro-F1"] == 62.0 and seeds[1]["accuracy std"] is None
     with open(tmp_path / "out" / "seeds.csv", newline="") as f:
