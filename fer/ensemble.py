@@ -25,7 +25,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from fer.data.labels import canonical
 from fer.models.tta import predict
-from fer.run.checkpoint import dataset_named, load_classifier, read, run_record, shared_datamodule
+from fer.run.checkpoint import (
+    answer_among,
+    dataset_named,
+    load_classifier,
+    read,
+    run_record,
+    shared_datamodule,
+)
 from fer.run.cli import command
 from fer.run.config import CONF_PATH, EnsembleConfig
 from fer.run.plots import plot_confusion_matrix
@@ -48,10 +55,7 @@ def member_outputs(
     datamodule, shared, _ = shared_datamodule(
         ckpt, checkpoint, data, seed, cache_dir, shared_only=data is not None
     )
-    if prior == "uniform":
-        model.assume_uniform_prior()
-    if shared != model.classes:
-        model.keep_classes(shared)
+    answer_among(model, shared, prior)
     probabilities, labels = {}, {}
     for split in splits:
         batches, targets = {tta: [] for tta in ttas}, []

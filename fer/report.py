@@ -139,14 +139,19 @@ def _flat(tree: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def _absolute(run: Path, key: str, value):
-    """A path in ``PATH_KEYS`` given relative to the run's starting folder (Hydra's
-    ``runtime.cwd``), made absolute, so that ``../data`` and ``/work/data`` name one dataset."""
-    hydra_file = run / ".hydra" / "hydra.yaml"
-    if key not in PATH_KEYS or not isinstance(value, str) or os.path.isabs(value) or not hydra_file.is_file():
+def _started_in(run: Path) -> str | None:
+    """The folder the run was started from (Hydra's ``runtime.cwd``), where Hydra saved it."""
+    path = run / ".hydra" / "hydra.yaml"
+    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {}) if path.is_file() else {}
+    return hydra.get("runtime", {}).get("cwd")
+
+
+def _absolute(value, cwd: str | None):
+    """A path given relative to the run's starting folder, made absolute, so that ``../data`` and
+    ``/work/data`` name one dataset."""
+    if not isinstance(value, str) or os.path.isabs(value) or not cwd:
         return value
-    cwd = (yaml.safe_load(hydra_file.read_text()) or {}).get("hydra", {}).get("runtime", {}).get("cwd")
-    return os.path.normpath(os.path.join(cwd, value)) if cwd else value
+    return os.path.normpath(os.path.join(cwd, value))
 
 
 def _recipe(run: Path) -> dict[str, str] | None:
@@ -155,13 +160,14 @@ def _recipe(run: Path) -> dict[str, str] | None:
     cfg = _config(run)
     if not cfg:
         return None
+    cwd = _started_in(run)
     for key in PATH_KEYS:
         *parents, leaf = key.split(".")
         section = cfg
         for part in parents:
             section = section.get(part) if isinstance(section, dict) else None
         if isinstance(section, dict) and leaf in section:
-            section[leaf] = _absolute(run, key, section[leaf])
+            section[leaf] = _absolute(section[leaf], cwd)
     return {
         k: v for k, v in _flat(cfg).items() if not any(k == n or k.startswith(n + ".") for n in NOT_RECIPE)
     }
@@ -169,12 +175,13 @@ def _recipe(run: Path) -> dict[str, str] | None:
 
 def _overrides(run: Path) -> list[str]:
     """The command-line overrides the run was started with (``.hydra/overrides.yaml``), less those
-    of keys in ``NOT_RECIPE`` and Hydra's own."""
+    of keys in ``NOT_RECIPE`` and Hydra's own; paths made absolute."""
     path = run / ".hydra" / "overrides.yaml"
     given = yaml.safe_load(path.read_text()) if path.is_file() else []
     keys = [o.split("=", 1)[0].lstrip("+~") for o in given]
+    cwd = _started_in(run)
     return [
-        f"{o.split('=', 1)[0]}={_absolute(run, k, o.split('=', 1)[1])}" if k in PATH_KEYS and "=" in o else o
+        f"{o.split('=', 1)[0]}={_absolute(o.split('=', 1)[1], cwd)}" if k in PATH_KEYS and "=" in o else o
         for o, k in zip(given, keys)
         if k not in NOT_RECIPE and not k.startswith("hydra.")
     ]

@@ -229,6 +229,16 @@ def shared_datamodule(
     return datamodule, shared, left_out
 
 
+def answer_among(model, shared: list[str], prior: str) -> None:
+    """Prepare ``model`` to be scored among ``shared`` (its classes that the dataset has): with
+    ``prior="uniform"`` its training prior is removed first, while its head still has every class
+    the counts were taken over."""
+    if prior == "uniform":
+        model.assume_uniform_prior()
+    if shared != model.classes:
+        model.keep_classes(shared)
+
+
 def preprocessing(hparams: Mapping) -> dict:
     """What a deployed model needs to prepare a face, from a checkpoint's hyperparameters."""
     backbone = hparams["backbone"]

@@ -19,7 +19,7 @@ from fer.callbacks.compose import show_bar
 from fer.callbacks.progress import PlainProgress
 from fer.callbacks.run_record import RECORD_KEY, RunRecord
 from fer.data.summary import split_digest
-from fer.run.checkpoint import load_classifier, shared_datamodule
+from fer.run.checkpoint import answer_among, load_classifier, shared_datamodule
 
 SPLITS = ("test", "val", "all")
 RUN_FACTS = ("dataset", "train_images", "test_split", "test_images", "test_digest", "tta")
@@ -44,10 +44,7 @@ def evaluate_checkpoint(
         raise ValueError(f"split={split!r}: expected one of {SPLITS}")
     model, checkpoint = load_classifier(ckpt, **({"tta": tta} if tta else {}))
     datamodule, shared, left_out = shared_datamodule(ckpt, checkpoint, data, seed, cache_dir, split)
-    if prior == "uniform":
-        model.assume_uniform_prior()
-    if shared != model.classes:
-        model.keep_classes(shared)
+    answer_among(model, shared, prior)
     splits = datamodule.splits
     record = checkpoint["callbacks"][RECORD_KEY]
     note = splits.report["protocol"]["note"]
