@@ -4,6 +4,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fer.ensemble import ensemble
@@ -176,3 +177,39 @@ def test_seed_study_chooses_on_validation_and_reports_test_for_the_chosen_modes(
     assert val[both["ensemble"]["tta"]]["ensemble"] == max(v["ensemble"] for v in val.values())
     with pytest.raises(ValueError, match="classes or splits differ"):
         seed_study.study([members[0], three_classes], ["none"], seed=0, cache_dir=None)
+
+
+def test_ensemble_choice_reads_test_for_the_cell_chosen_on_validation_alone():
+    """Cell A+B wins on validation and loses on test: it is still the one reported."""
+    choice = load_script("ensemble_choice")
+    one_hot = np.eye(2)
+    labels = {"val": np.array([0, 0, 1, 1]), "test": np.array([0, 1, 0, 1])}
+    right = {"val": one_hot[labels["val"]], "test": one_hot[labels["test"]]}
+    wrong = {split: 1 - p for split, p in right.items()}
+    probabilities = {  # A is right on val, wrong on test; B agrees with A but weaker; C the reverse
+        "A": {"val": 0.9 * right["val"] + 0.05, "test": 0.9 * wrong["test"] + 0.05},
+        "B": {"val": 0.6 * right["val"] + 0.2, "test": 0.6 * wrong["test"] + 0.2},
+        "C": {"val": 0.9 * wrong["val"] + 0.05, "test": 0.9 * right["test"] + 0.05},
+    }
+    cells = choice.candidates(list(probabilities), {})
+    assert cells == {"A+B": ["A", "B"], "A+C": ["A", "C"], "B+C": ["B", "C"], "A+B+C": ["A", "B", "C"]}
+    result = choice.choose(probabilities, labels, ["happy", "sad"], cells)
+    assert result["chosen"] == "A+B" and result["val_acc"]["A+B"] == 1.0
+    assert result["test_acc"] == 0.0 and result["test_per_class_recall"] == {"happy": 0.0, "sad": 0.0}
+    assert result["members_val_acc"] == {"A": 1.0, "B": 1.0, "C": 0.0}
+    with pytest.raises(ValueError, match=r"\['D'\] are not among"):
+        choice.candidates(["A", "B"], {"AD": ["A", "D"]})
+    with pytest.raises(ValueError, match="expected NAME=VALUE"):
+        choice.named(["A=x", "A=y"], "--member")
+
+
+def test_ensemble_choice_scores_as_fer_ensemble_does(members, tmp_path):
+    choice = load_script("ensemble_choice")
+    ckpts = [str(run / "checkpoints" / "best.ckpt") for run in members]
+    probabilities, labels, classes = choice.member_answers(dict(zip("AB", ckpts)), [])
+    result = choice.choose(probabilities, labels, classes, choice.candidates(["A", "B"], {}))
+    averaged = ensemble(
+        compose_config("ensemble", [f"ckpt=[{','.join(ckpts)}]", f"output={tmp_path / 'e'}"], tmp_path / "e")
+    )
+    assert result["chosen"] == "A+B" and result["test_acc"] == pytest.approx(averaged["test/acc"], abs=1e-6)
+    assert result["test_images"] == averaged["images"] and result["classes"] == averaged["classes"]
