@@ -25,7 +25,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from fer.ensemble import in_order_of, member_outputs, scores  # noqa: E402
+from fer.ensemble import in_order_of, member_outputs, same_test_split, scores  # noqa: E402
+from fer.run.checkpoint import read  # noqa: E402
 from fer.run.config import compose_config  # noqa: E402
 
 SPLITS = ("val", "test")
@@ -74,6 +75,8 @@ def member_answers(members: dict[str, str], overrides: list[str]) -> tuple[dict,
     with tempfile.TemporaryDirectory() as scratch:
         cfg = compose_config("ensemble", ["ckpt=[]", *overrides], Path(scratch))
     data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
+    if data is None:  # each member reads its own dataset: they must have been tested on one split
+        same_test_split(list(members.values()), [read(c) for c in members.values()])
     probabilities, labels, classes = {}, None, None
     for name, ckpt in members.items():
         answers, y, names = member_outputs(

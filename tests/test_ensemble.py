@@ -213,3 +213,10 @@ def test_ensemble_choice_scores_as_fer_ensemble_does(members, tmp_path):
     )
     assert result["chosen"] == "A+B" and result["test_acc"] == pytest.approx(averaged["test/acc"], abs=1e-6)
     assert result["test_images"] == averaged["images"] and result["classes"] == averaged["classes"]
+
+
+def test_ensemble_choice_refuses_members_tested_on_other_images(members, three_classes):
+    choice = load_script("ensemble_choice")
+    ckpts = [str(run / "checkpoints" / "best.ckpt") for run in (members[0], three_classes)]
+    with pytest.raises(ValueError, match="tested on different images"):
+        choice.member_answers(dict(zip("AB", ckpts)), [])
