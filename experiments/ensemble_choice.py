@@ -17,7 +17,6 @@ import argparse
 import itertools
 import json
 import os
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -72,8 +71,7 @@ def choose(probabilities: dict, labels: dict, classes: list[str], cells: dict[st
 
 def member_answers(members: dict[str, str], overrides: list[str]) -> tuple[dict, dict, list[str]]:
     """Each member's probabilities on both splits, in the first member's class order, and the labels."""
-    with tempfile.TemporaryDirectory() as scratch:
-        cfg = compose_config("ensemble", ["ckpt=[]", *overrides], Path(scratch))
+    cfg = compose_config("ensemble", ["ckpt=[]", *overrides])  # the data, prior, seed and cache it names
     data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
     if data is None:  # each member reads its own dataset: they must have been tested on one split
         same_test_split(list(members.values()), [read(c) for c in members.values()])
